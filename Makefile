@@ -1,0 +1,42 @@
+# The two commands (README): `make demo` runs the main job, `make test` runs the tests.
+# Each creates .venv on first use and installs only what it needs.
+# TORCH pins the CPU build so no CUDA wheels are pulled; on a GPU machine override it,
+# e.g. `make test TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"`.
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+PYTEST_ARGS ?=
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.core: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[cpu]'
+	touch $@
+
+$(VENV)/.full: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip freeze | grep -i '^torch==' > $(VENV)/torch-constraint.txt
+	$(BIN)/python -m pip install -q -c $(VENV)/torch-constraint.txt -e '.[cpu,train,export,dev]'
+	touch $@ $(VENV)/.core
+
+demo: $(VENV)/.core
+	$(BIN)/python examples/make_clip.py build/demo/example.mp4
+	$(BIN)/vtedge frames build/demo/example.mp4
+
+test: $(VENV)/.full
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(VENV)/.full
+	$(BIN)/ruff check vtedge kernels train export benchmarks tests
+
+bench: $(VENV)/.full
+	$(BIN)/python -m benchmarks.decode
+	$(BIN)/python -m benchmarks.patchify
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,1 @@
+"""From a trained checkpoint to a verified ONNX bundle: distillation, graphs, INT8, parity."""

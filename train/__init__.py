@@ -1,0 +1,1 @@
+"""Training Qwen2.5-VL-family video reasoners: models, batches, SFT, GRPO, checkpoints."""

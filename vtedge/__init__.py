@@ -1,0 +1,36 @@
+"""vtedge: train video-language models to think with videos, and run them on small devices.
+
+The core (this package) is torch-free: video decoding, the vision spec, frame
+tokenization, the reasoning format, rewards, datasets, and the ONNX edge runtime.
+"""
+
+__version__ = "0.1.0"
+
+from vtedge.errors import (  # noqa: E402
+    BudgetError,
+    BundleError,
+    DatasetError,
+    MissingPathError,
+    ModelError,
+    NotBuiltError,
+    VideoDecodeError,
+    VtedgeError,
+)
+from vtedge.patchify import patchify  # noqa: E402
+from vtedge.spec import PRESETS, VisionSpec, get_spec, smart_resize  # noqa: E402
+
+__all__ = [
+    "PRESETS",
+    "BudgetError",
+    "BundleError",
+    "DatasetError",
+    "MissingPathError",
+    "ModelError",
+    "NotBuiltError",
+    "VideoDecodeError",
+    "VisionSpec",
+    "VtedgeError",
+    "get_spec",
+    "patchify",
+    "smart_resize",
+]

@@ -1,0 +1,56 @@
+"""The ``vtedge`` command line. Each command lives in its own module and imports heavy
+libraries (torch, onnxruntime) only inside its body, so ``--help`` stays instant."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from vtedge import __version__
+from vtedge.errors import VtedgeError
+
+
+class VtedgeGroup(click.Group):
+    """Turns a user's mistake into one line on stderr and the error's exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except VtedgeError as error:
+            click.echo(f"vtedge: error: {error}", err=True)
+            sys.exit(error.exit_code)
+        except KeyboardInterrupt:
+            click.echo("vtedge: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=VtedgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vtedge")
+def cli() -> None:
+    """Train video-language models to think with videos, and run them on small devices.
+
+    \b
+    The model grounds moments (<time>00:22-00:34</time>), describes them (<caption>),
+    reflects (<think>) and then answers (<answer>C</answer>).
+
+    \b
+    Start here:
+      vtedge frames clip.mp4            what the model will see of a video
+      vtedge ask clip.mp4 "question"    grounded reasoning and an answer
+      vtedge data synth --out data/     a synthetic suite to train and measure on
+    """
+
+
+def _register() -> None:
+    from vtedge.cli import ask, bench, data, eval, export, frames, train
+
+    for module in (ask, bench, data, eval, export, frames, train):
+        cli.add_command(module.command)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="vtedge")
