@@ -1,0 +1,44 @@
+"""The Video-Thinker reasoning format: prompts, the chat layout, the parser, answer extraction."""
+
+from vtedge.reasoning.answers import (
+    answer_text,
+    extract_answer_letter,
+    parse_number,
+    solution_answer,
+)
+from vtedge.reasoning.parse import TAGS, Element, Reasoning, Segment, parse
+from vtedge.reasoning.prompts import (
+    PROMPT_VERSION,
+    SYSTEM_PROMPT,
+    USER_TEMPLATE,
+    format_question,
+    load_prompt_file,
+    render_chat,
+    render_user,
+    sft_target,
+)
+from vtedge.reasoning.timestamps import format_clock, format_span, parse_clock, parse_span
+
+__all__ = [
+    "PROMPT_VERSION",
+    "SYSTEM_PROMPT",
+    "TAGS",
+    "USER_TEMPLATE",
+    "Element",
+    "Reasoning",
+    "Segment",
+    "answer_text",
+    "extract_answer_letter",
+    "format_clock",
+    "format_question",
+    "format_span",
+    "load_prompt_file",
+    "parse",
+    "parse_clock",
+    "parse_number",
+    "parse_span",
+    "render_chat",
+    "render_user",
+    "sft_target",
+    "solution_answer",
+]

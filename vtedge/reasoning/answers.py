@@ -1,0 +1,62 @@
+"""The answer a model gave, by Video-Thinker's published evaluation rules, and how answers compare.
+
+Letter extraction (``prompts/video_thinker.json``): take the last ``<answer>…</answer>``,
+else the text after ``Final answer:``, else the whole text; read a capital letter at its
+start; else look for ``X:``, ``[X`` or ``X `` for the letters A to O. Tags match in any case.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ANSWER = re.compile(r"<\s*answer\s*>(.*?)<\s*/\s*answer\s*>", re.IGNORECASE | re.DOTALL)
+_FINAL = re.compile(r"Final answer:", re.IGNORECASE)
+_LEADING_LETTER = re.compile(r"\s*([A-Z])\b")
+SCAN_LETTERS = "ABCDEFGHIJKLMNO"
+
+
+def answer_text(text: str) -> str:
+    """The part of ``text`` that holds the answer, by the published precedence."""
+    if not isinstance(text, str):
+        return ""
+    tagged = _ANSWER.findall(text)
+    if tagged:
+        return tagged[-1].strip()
+    final = list(_FINAL.finditer(text))
+    if final:
+        return text[final[-1].end() :].strip()
+    return text
+
+
+def extract_answer_letter(text: str) -> str | None:
+    """The option letter a model chose, or ``None`` (scored as wrong)."""
+    answer = answer_text(text)
+    match = _LEADING_LETTER.match(answer)
+    if match:
+        return match.group(1)
+    for letter in SCAN_LETTERS:
+        if f"{letter}:" in answer or f"[{letter}" in answer or f"{letter} " in answer:
+            return letter
+    return None
+
+
+def solution_answer(solution: str) -> str:
+    """The gold answer inside a record's ``solution`` (``<answer>C</answer>`` → ``C``)."""
+    tagged = _ANSWER.findall(solution) if isinstance(solution, str) else []
+    return tagged[-1].strip() if tagged else str(solution).strip()
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:,\d{3})*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def parse_number(text: str) -> float | None:
+    """The first number in ``text`` (commas as thousands separators), or ``None``."""
+    if not isinstance(text, str):
+        return None
+    match = _NUMBER.search(text)
+    if match is None:
+        return None
+    try:
+        return float(match.group(0).replace(",", ""))
+    except ValueError:
+        return None
