@@ -25,8 +25,8 @@ $(VENV)/.full: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.core
 
 demo: $(VENV)/.core
-	$(BIN)/python examples/make_clip.py build/demo/example.mp4
-	$(BIN)/vtedge frames build/demo/example.mp4
+	$(BIN)/vtedge data synth --out build/demo --n 1 --seed 0 --split train --quiet
+	$(BIN)/vtedge frames build/demo/videos/synth-train-0-000000.mp4
 
 test: $(VENV)/.full
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

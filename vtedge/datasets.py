@@ -169,7 +169,9 @@ def _segments(value: Any) -> tuple[GroundTruthSegment, ...]:
         start, end = item.get("start"), item.get("end")
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (start, end))
         if not numeric or not 0 <= start <= end:
-            raise BadRecord(f"segments[{k}] needs numeric 0 <= start <= end, got {start!r}, {end!r}")
+            raise BadRecord(
+                f"segments[{k}] needs numeric 0 <= start <= end, got {start!r}, {end!r}"
+            )
         caption = item.get("caption", "")
         if not isinstance(caption, str):
             raise BadRecord(f"segments[{k}].caption must be a string")
@@ -190,9 +192,7 @@ def _video_path(root: Path, relative: str, check_videos: bool) -> Path:
     return candidate
 
 
-def parse_record(
-    data: Any, roots: _Roots, source: str, line: int, check_videos: bool
-) -> Record:
+def parse_record(data: Any, roots: _Roots, source: str, line: int, check_videos: bool) -> Record:
     """One validated ``Record`` from a decoded JSON value; raises ``BadRecord``."""
     if isinstance(data, BadRecord):
         raise data

@@ -2,18 +2,136 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
-from vtedge.errors import NotBuiltError
+from vtedge.errors import DatasetError, MissingPathError, NotBuiltError
+
+
+def read_predictions(path: Path) -> tuple[list[dict], list[str]]:
+    """Prediction objects from JSONL (or a JSON list), and the lines that were not objects.
+
+    Unreadable lines are reported like unmatched predictions, not fatal: a generation run
+    cut off mid-line still gets scored.
+    """
+    if not path.is_file():
+        raise MissingPathError(f"predictions file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not UTF-8 text ({error.reason})") from None
+    if text.lstrip().startswith("["):
+        try:
+            rows = list(enumerate(json.loads(text), start=1))
+        except json.JSONDecodeError as error:
+            raise DatasetError(f"{path}:{error.lineno}: invalid JSON: {error.msg}") from None
+    else:
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    rows.append((number, json.loads(line)))
+                except json.JSONDecodeError as error:
+                    rows.append((number, f"invalid JSON ({error.msg})"))
+    predictions, bad = [], []
+    for number, value in rows:
+        if isinstance(value, dict):
+            predictions.append(value)
+        else:
+            reason = value if isinstance(value, str) else "not a JSON object"
+            bad.append(f"{path}:{number}: {reason}")
+    return predictions, bad
+
+
+def _source_roots(pairs: tuple[str, ...]) -> dict[str, str]:
+    roots = {}
+    for pair in pairs:
+        name, sep, folder = pair.partition("=")
+        if not sep or not name or not folder:
+            raise click.UsageError(f"--source-root takes NAME=DIR, got {pair!r}")
+        roots[name] = folder
+    return roots
 
 
 @click.command("eval")
 @click.option("--data", required=True, type=click.Path(), help="Dataset JSON/JSONL.")
-def command(data: str) -> None:
+@click.option(
+    "--pred", type=click.Path(), help='Predictions JSONL: {"problem_id", "output"} per line.'
+)
+@click.option("--model", type=click.Path(), help="A bundle or checkpoint to run over the dataset.")
+@click.option(
+    "--json", "json_out", type=click.Path(dir_okay=False), help="Also write the scores here."
+)
+@click.option("--root", type=click.Path(), help="Folder every record's path resolves under.")
+@click.option(
+    "--source-root",
+    multiple=True,
+    metavar="NAME=DIR",
+    help="Folder for one data_source (repeatable).",
+)
+@click.option("--skip-bad", is_flag=True, help="Skip and count bad records instead of stopping.")
+@click.option(
+    "--no-check-videos", is_flag=True, help="Do not require the records' videos to exist."
+)
+def command(
+    data: str,
+    pred: str | None,
+    model: str | None,
+    json_out: str | None,
+    root: str | None,
+    source_root: tuple[str, ...],
+    skip_bad: bool,
+    no_check_videos: bool,
+) -> None:
     """Accuracy, format rate and grounding of a model on a dataset.
 
     \b
+    Accuracy uses Video-Thinker's published answer extraction, overall, per data_source
+    and per question family; grounding is the mIoU and R@0.3/R@0.5 of predicted <time>
+    spans against the records' segments. Records without a prediction score zero;
+    predictions without a record are listed.
+
+    \b
     Example:
-      vtedge eval --pred preds.jsonl --data data/val/records.jsonl
+      vtedge eval --pred preds.jsonl --data data/val/records.jsonl --json scores.json
     """
-    raise NotBuiltError("`vtedge eval` is not built yet")
+    from vtedge.datasets import load_records
+    from vtedge.metrics import render_table, score
+
+    if model is not None:
+        raise NotBuiltError(
+            "`vtedge eval --model` (running a model over the dataset) comes with the edge "
+            "runtime; write predictions and pass --pred"
+        )
+    if pred is None:
+        raise click.UsageError("give --pred PRED.jsonl (predictions to score)")
+    records = load_records(
+        data,
+        root=root,
+        roots=_source_roots(source_root) or None,
+        skip_bad=skip_bad,
+        check_videos=not no_check_videos,
+    )
+    predictions, unreadable = read_predictions(Path(pred))
+    scores = score(predictions, records)
+    scores.unmatched[:0] = unreadable
+    click.echo(render_table(scores))
+    if records.skipped:
+        click.echo(
+            f"skipped {records.skipped} bad records (--skip-bad); first: {records.problems[0]}"
+        )
+    for line in scores.unmatched[:20]:
+        click.echo(f"unmatched: {line}")
+    if len(scores.unmatched) > 20:
+        click.echo(f"unmatched: … and {len(scores.unmatched) - 20} more")
+    if json_out is not None:
+        result = {
+            "data": data,
+            "pred": pred,
+            "skipped_records": records.skipped,
+            **scores.to_dict(),
+        }
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -16,7 +16,8 @@ def spec_options(default_spec: str = "video-thinker"):
     def decorate(command):
         @click.option("--spec", "spec_name", default=default_spec, show_default=True,
                       type=click.Choice(sorted(PRESETS)), help="Vision spec preset to start from.")
-        @click.option("--nframes", type=int, help="Sample exactly this many frames (rounded to even).")
+        @click.option("--nframes", type=int,
+                      help="Sample exactly this many frames (rounded to even).")
         @click.option("--fps", type=float, help="Sample at this rate instead of a fixed count.")
         @click.option("--min-frames", type=int, help="Lower bound on frames when sampling by fps.")
         @click.option("--max-frames", type=int, help="Upper bound on frames when sampling by fps.")

@@ -1,11 +1,15 @@
 """The Video-Thinker reasoning format: prompts, the chat layout, the parser, answer extraction."""
 
 from vtedge.reasoning.answers import (
+    answer_is_correct,
     answer_text,
     extract_answer_letter,
+    numbers_match,
     parse_number,
     solution_answer,
+    tagged_answer,
 )
+from vtedge.reasoning.grounding import as_span, best_ious, span_iou
 from vtedge.reasoning.parse import TAGS, Element, Reasoning, Segment, parse
 from vtedge.reasoning.prompts import (
     PROMPT_VERSION,
@@ -27,7 +31,10 @@ __all__ = [
     "Element",
     "Reasoning",
     "Segment",
+    "answer_is_correct",
     "answer_text",
+    "as_span",
+    "best_ious",
     "extract_answer_letter",
     "format_clock",
     "format_question",
@@ -35,10 +42,13 @@ __all__ = [
     "load_prompt_file",
     "parse",
     "parse_clock",
+    "numbers_match",
     "parse_number",
     "parse_span",
     "render_chat",
     "render_user",
     "sft_target",
     "solution_answer",
+    "span_iou",
+    "tagged_answer",
 ]

@@ -60,3 +60,42 @@ def parse_number(text: str) -> float | None:
         return float(match.group(0).replace(",", ""))
     except ValueError:
         return None
+
+
+def tagged_answer(text: str) -> str | None:
+    """The content of the last closed ``<answer>`` tag, or ``None`` (the training rule)."""
+    if not isinstance(text, str):
+        return None
+    tagged = _ANSWER.findall(text)
+    return tagged[-1].strip() if tagged else None
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split()).strip(" .")
+
+
+def numbers_match(predicted: str, gold: str) -> bool:
+    """Video-R1's numerical rule: both or neither written with a decimal point (or comma),
+    and equal when rounded to two decimals."""
+    if (("." in gold) or ("," in gold)) != (("." in predicted) or ("," in predicted)):
+        return False
+    p, g = parse_number(predicted), parse_number(gold)
+    return p is not None and g is not None and round(p, 2) == round(g, 2)
+
+
+def answer_is_correct(answer: str | None, gold: str, problem_type: str | None) -> bool:
+    """Whether an extracted answer equals the gold one for the record's problem type.
+
+    Multiple choice compares option letters (``answer`` is read with the published letter
+    rules), numerical compares numbers as Video-R1 does, anything else compares the
+    normalised text (lower case, single spaces, no trailing full stop).
+    """
+    if answer is None or not isinstance(gold, str):
+        return False
+    kind = (problem_type or "multiple choice").strip().lower()
+    if kind == "multiple choice":
+        letter = extract_answer_letter(answer)
+        return letter is not None and letter == extract_answer_letter(gold)
+    if kind == "numerical":
+        return numbers_match(answer, gold)
+    return _normalise(answer) == _normalise(gold)

@@ -92,7 +92,9 @@ def _elements(text: str) -> list[Element]:
         if j < len(matches) and matches[j].group(1) and matches[j].group(2).lower() == tag:
             closing = matches[j]
             found.append(
-                Element(tag, text[opening.end() : closing.start()], True, opening.start(), closing.end())
+                Element(
+                    tag, text[opening.end() : closing.start()], True, opening.start(), closing.end()
+                )
             )
             i = j + 1
         else:
@@ -104,7 +106,7 @@ def _elements(text: str) -> list[Element]:
 
 def _count_blocks(text: str, elements: list[Element]) -> int:
     blocks = 0
-    for a, b, c in zip(elements, elements[1:], elements[2:]):
+    for a, b, c in zip(elements, elements[1:], elements[2:], strict=False):
         if (a.tag, b.tag, c.tag) != ("time", "caption", "think"):
             continue
         if not (a.closed and b.closed and c.closed):

@@ -1,0 +1,99 @@
+"""``vtedge eval`` end to end on a small synthetic split: gold, shuffled, unmatched, bad input."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from vtedge.cli import cli
+from vtedge.synth import generate_split
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    path = generate_split(root / "val", 8, seed=5, split="val", progress=False)
+    return root, path, [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def _run(*args):
+    return CliRunner().invoke(cli, ["eval", *args])
+
+
+def test_gold_predictions_score_perfectly(split, tmp_path):
+    _, data, records = split
+    pred = _write(
+        tmp_path / "gold.jsonl",
+        [
+            {"problem_id": r["problem_id"], "output": r["process"] + "\n" + r["solution"]}
+            for r in records
+        ],
+    )
+    result = _run("--pred", pred, "--data", str(data), "--json", str(tmp_path / "out" / "s.json"))
+    assert result.exit_code == 0, result.output
+    scores = json.loads((tmp_path / "out" / "s.json").read_text())
+    assert scores["accuracy"] == 1.0 and scores["format_rate"] == 1.0
+    assert scores["grounding"]["miou"] == 1.0 and scores["grounding"]["r@0.5"] == 1.0
+    assert set(scores["by_family"]) == {"state", "order", "count", "after"}
+    assert "unmatched:" not in result.output and "mIoU %" in result.output
+
+
+def test_shuffled_unmatched_and_malformed(split, tmp_path):
+    _, data, records = split
+    # Every answer replaced by the next record's letter, which differs for most records.
+    rows = [
+        {"problem_id": r["problem_id"], "output": nxt["solution"]}
+        for r, nxt in zip(records, records[1:] + records[:1], strict=True)
+    ]
+    rows[0]["output"] = "<time>oops<answer>"
+    rows.append({"problem_id": "not-in-data", "output": "<answer>A</answer>"})
+    pred = tmp_path / "mixed.jsonl"
+    _write(pred, rows)
+    with pred.open("a") as f:
+        f.write('{"problem_id": "cut off mid-li\n')
+    result = _run("--pred", str(pred), "--data", str(data), "--json", str(tmp_path / "s.json"))
+    assert result.exit_code == 0, result.output
+    scores = json.loads((tmp_path / "s.json").read_text())
+    expected = sum(
+        r["solution"] == nxt["solution"]
+        for r, nxt in zip(records[1:], records[2:] + records[:1], strict=True)
+    ) / len(records)
+    assert scores["accuracy"] == pytest.approx(expected) and scores["format_rate"] == 0.0
+    assert len(scores["unmatched"]) == 2
+    assert (
+        "unmatched:" in result.output
+        and "not-in-data" in result.output
+        and "invalid JSON" in result.output
+    )
+
+
+def test_model_is_not_built_and_pred_is_needed(split):
+    _, data, _ = split
+    result = _run("--model", "bundle/", "--data", str(data))
+    assert result.exit_code == 9 and "vtedge: error: `vtedge eval --model`" in result.output
+    assert _run("--data", str(data)).exit_code == 2
+
+
+def test_bad_records_error_or_skip(split, tmp_path):
+    root, data, records = split
+    bad = dict(records[0], problem_id="x", path="../../escape.mp4")
+    path = tmp_path / "bad.jsonl"
+    _write(path, [records[1], bad])
+    pred = _write(tmp_path / "p.jsonl", [{"problem_id": records[1]["problem_id"], "output": "x"}])
+    result = _run("--pred", pred, "--data", str(path), "--root", str(root / "val"))
+    assert result.exit_code == 6 and f"{path}:2:" in result.output and "escapes" in result.output
+    assert "Traceback" not in result.output
+    result = _run("--pred", pred, "--data", str(path), "--root", str(root / "val"), "--skip-bad")
+    assert result.exit_code == 0 and "skipped 1 bad records" in result.output
+    result = _run(
+        "--pred", pred, "--data", str(path), "--source-root", f"synth={root / 'val'}", "--skip-bad"
+    )
+    assert result.exit_code == 0 and "skipped 1 bad records" in result.output
+    assert _run("--pred", pred, "--data", str(path), "--source-root", "nodir").exit_code == 2
+    missing = _run("--pred", str(tmp_path / "none.jsonl"), "--data", str(data))
+    assert missing.exit_code == 3 and "predictions file not found" in missing.output

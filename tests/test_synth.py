@@ -1,0 +1,165 @@
+"""The synthetic suite: deterministic, gold traces score perfectly, clips show the states,
+and the ood split changes what it promises to change."""
+
+import json
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from vtedge.cli import cli
+from vtedge.datasets import load_records
+from vtedge.reasoning import parse, sft_target
+from vtedge.rewards import accuracy_reward, format_reward, grounding_reward
+from vtedge.spec import get_spec
+from vtedge.synth import (
+    BASE_FAMILIES,
+    HELD_OUT_PAIRS,
+    TWO_HOP_FAMILIES,
+    generate_split,
+    make_record,
+    sample_scene,
+    write_clip,
+)
+from vtedge.synth.render import BOB, FPS, MOVING_Y, REST_Y, RGB, SIZE, column_x, object_y
+
+
+@pytest.fixture(scope="module")
+def splits(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    paths = {
+        "train": generate_split(root / "train", 8, seed=3, split="train", progress=False),
+        "ood": generate_split(root / "ood", 6, seed=3, split="ood", progress=False),
+    }
+    return root, paths
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_same_seed_same_bytes_other_seed_differs(splits, tmp_path):
+    root, paths = splits
+    again = generate_split(tmp_path / "again", 8, seed=3, split="train", progress=False)
+    assert again.read_text() == paths["train"].read_text()
+    first = _lines(paths["train"])[5]
+    assert (tmp_path / "again" / first["path"]).read_bytes() == (
+        root / "train" / first["path"]
+    ).read_bytes()
+    # Record i depends only on (seed, split, i): a worker can make it alone.
+    assert make_record(tmp_path / "one", 5, 3, "train") == first
+    other = generate_split(tmp_path / "other", 8, seed=4, split="train", progress=False)
+    assert [r["problem"] for r in _lines(other)] != [r["problem"] for r in _lines(paths["train"])]
+
+
+@pytest.mark.parametrize("split", ["train", "ood"])
+def test_gold_traces_score_perfectly(splits, split):
+    _, paths = splits
+    records = load_records(paths[split])
+    assert len(records) == len(_lines(paths[split]))
+    gold = [sft_target(r.process, r.solution) for r in records]
+    solutions = [r.solution for r in records]
+    segments = [[{"start": s.start, "end": s.end} for s in r.segments] for r in records]
+    assert format_reward(gold) == [1.0] * len(gold)
+    assert accuracy_reward(gold, solution=solutions) == [1.0] * len(gold)
+    assert grounding_reward(gold, segments=segments) == [1.0] * len(gold)
+    for record, text in zip(records, gold, strict=True):
+        assert 4 <= len(record.options) <= 6 and record.data_source == "synth"
+        assert len(record.process.split()) <= 80, record.process
+        assert parse(text).answer == record.answer
+        assert record.problem_id.startswith(f"synth-{split}-3-")
+
+
+def test_ood_changes_length_pairs_and_families(splits):
+    _, paths = splits
+    train, ood = _lines(paths["train"]), _lines(paths["ood"])
+    assert {r["family"] for r in train} == set(BASE_FAMILIES)
+    assert {r["family"] for r in ood} == set(BASE_FAMILIES + TWO_HOP_FAMILIES)
+    assert {r["duration"] for r in train} == {8.0} and {r["duration"] for r in ood} == {12.0}
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        seen = sample_scene(rng, 4, 2.0, int(rng.integers(2, 4)), held_out=False).pairs_shown()
+        assert not seen & HELD_OUT_PAIRS
+        assert sample_scene(rng, 6, 2.0, 3, held_out=True).pairs_shown() & HELD_OUT_PAIRS
+
+
+def test_clip_shows_each_state(tmp_path):
+    scene = sample_scene(np.random.default_rng(7), 4, 2.0, 3, held_out=False)
+    path = write_clip(scene, tmp_path / "clip.mp4")
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == scene.duration * FPS and frames[0].shape == (SIZE, SIZE, 3)
+    for phase in range(scene.phases):
+        index = int((phase + 0.5) * scene.phase_seconds * FPS)
+        time = index / FPS
+        for k, obj in enumerate(scene.objects):
+            state = scene.state(k, time)
+            y, x = object_y(state.moving, state.moving_since, time), column_x(obj.column)
+            pixel = frames[index][y - 2 : y + 3, x - 2 : x + 3].reshape(-1, 3).mean(0)
+            expected = RGB[state.colour] if state.visible else (24, 24, 24)
+            assert np.abs(pixel - expected).max() < 40, (phase, obj.shape, state)
+
+
+def test_cli_synth(tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        [
+            "data",
+            "synth",
+            "--out",
+            str(tmp_path / "d"),
+            "--n",
+            "2",
+            "--seed",
+            "1",
+            "--split",
+            "val",
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "wrote 2 val records" in result.output and "clips/s" in result.output
+    assert len(load_records(tmp_path / "d" / "records.jsonl")) == 2
+    assert json.loads((tmp_path / "d" / "split.json").read_text())["split"]["name"] == "val"
+    bad = CliRunner().invoke(cli, ["data", "synth", "--out", str(tmp_path), "--split", "test"])
+    assert bad.exit_code == 2
+
+
+def _read_column(frame, x):
+    """What a column shows: (visible, colour, moving), read from pixels alone."""
+    palette = {**RGB, None: (24, 24, 24)}
+
+    def colour_at(pixel):
+        return min(palette, key=lambda c: np.abs(np.asarray(palette[c]) - pixel).sum())
+
+    resting = colour_at(frame[REST_Y, x].astype(int))
+    if resting is not None:
+        return True, resting, False
+    band = [colour_at(frame[y, x].astype(int)) for y in range(MOVING_Y - BOB, MOVING_Y + BOB + 1)]
+    seen = [c for c in band if c is not None]
+    return (True, seen[len(seen) // 2], True) if seen else (False, None, False)
+
+
+@pytest.mark.parametrize(("phases", "held_out"), [(4, False), (6, True)])
+def test_eight_sampled_frames_show_every_state(tmp_path, phases, held_out):
+    """What the tiny vision spec sees (8 frames at 112x112) holds every phase's full state."""
+    spec = get_spec("tiny")
+    rng = np.random.default_rng(11)
+    for k in range(3):
+        scene = sample_scene(rng, phases, 2.0, 3, held_out=held_out)
+        path = write_clip(scene, tmp_path / f"{k}.mp4")
+        with av.open(str(path)) as container:
+            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        n = spec.num_frames(len(frames), FPS)
+        assert n == 8 and spec.frame_size(SIZE, SIZE, n) == (SIZE, SIZE)
+        indices = np.linspace(0, len(frames) - 1, n).round().astype(int)
+        times = indices / FPS
+        assert {int(t // scene.phase_seconds) for t in times} == set(range(scene.phases))
+        for index, time in zip(indices, times, strict=True):
+            for j, obj in enumerate(scene.objects):
+                state = scene.state(j, time)
+                truth = (
+                    (True, state.colour, state.moving) if state.visible else (False, None, False)
+                )
+                assert _read_column(frames[index], column_x(obj.column)) == truth, (time, obj)

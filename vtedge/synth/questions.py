@@ -1,0 +1,335 @@
+"""Question families over a scene, each with its gold Video-Thinker reasoning trace.
+
+Every family needs the model to find a moment (``<time>``), say what it shows
+(``<caption>``) and reason over it (``<think>``) before answering. The base families are
+``state``, ``order``, ``count`` and ``after``; the ood split adds two-hop compositions
+(``state-after``, ``who-state``) that train never asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vtedge.reasoning.timestamps import format_span
+from vtedge.synth.scene import COLOURS, EVENT_KINDS, Event, Scene
+
+OPTION_LETTERS = "ABCDEF"
+BASE_FAMILIES = ("state", "order", "count", "after")
+TWO_HOP_FAMILIES = ("state-after", "who-state")
+ORDINALS = {"first": 0, "second": 1, "last": -1}
+
+
+@dataclass(frozen=True)
+class Block:
+    """One gold reasoning block: a span in whole seconds, its caption and thought."""
+
+    start: float
+    end: float
+    caption: str
+    thought: str
+
+    def render(self) -> str:
+        return (
+            f"<time>{format_span(self.start, self.end)}</time>"
+            f"<caption>{self.caption}</caption><think>{self.thought}</think>"
+        )
+
+
+@dataclass(frozen=True)
+class Question:
+    """A multiple-choice question with its gold trace; ``answer`` indexes ``choices``."""
+
+    family: str
+    problem: str
+    choices: tuple[str, ...]
+    answer: int
+    blocks: tuple[Block, ...]
+    conclusion: str
+
+    @property
+    def options(self) -> list[str]:
+        return [f"{OPTION_LETTERS[k]}. {text}" for k, text in enumerate(self.choices)]
+
+    @property
+    def letter(self) -> str:
+        return OPTION_LETTERS[self.answer]
+
+    @property
+    def process(self) -> str:
+        return "\n".join([b.render() for b in self.blocks] + [self.conclusion])
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def describe(scene: Scene, event: Event, past: bool = True, subject: bool = True) -> str:
+    """``the circle turned blue`` (past) or ``the circle turns blue`` (present)."""
+    verbs = {
+        "appear": ("appeared", "appears"),
+        "vanish": ("vanished", "vanishes"),
+        "recolour": (f"turned {event.colour}", f"turns {event.colour}"),
+        "start": ("started moving", "starts moving"),
+        "stop": ("stopped moving", "stops moving"),
+    }
+    verb = verbs[event.kind][0 if past else 1]
+    return f"the {scene.objects[event.obj].shape} {verb}" if subject else verb
+
+
+def _span(scene: Scene, event: Event) -> tuple[float, float]:
+    """The evidence for an event: half a phase before and after it, in whole seconds."""
+    half = scene.phase_seconds / 2
+    return max(0.0, event.time - half), min(scene.duration, event.time + half)
+
+
+def _event_block(scene: Scene, event: Event, thought: str, also: str = "") -> Block:
+    start, end = _span(scene, event)
+    caption = _cap(describe(scene, event, past=False)) + "." + (f" {also}" if also else "")
+    return Block(start, end, caption, thought)
+
+
+def _unique(scene: Scene, event: Event) -> bool:
+    """Whether the event's description names one moment of the clip."""
+    text = describe(scene, event)
+    return sum(describe(scene, e) == text for e in scene.events) == 1
+
+
+def _shuffled(rng: np.random.Generator, answer: str, others: list[str]) -> tuple[tuple, int]:
+    choices = [answer, *others]
+    order = rng.permutation(len(choices))
+    shuffled = tuple(choices[i] for i in order)
+    return shuffled, shuffled.index(answer)
+
+
+def _fake_events(rng: np.random.Generator, scene: Scene, count: int, avoid: set[str]) -> list[str]:
+    """Descriptions of events that did not happen in the scene (distractor options)."""
+    fakes: list[str] = []
+    for _ in range(200):
+        if len(fakes) == count:
+            break
+        obj = int(rng.integers(len(scene.objects)))
+        kind = EVENT_KINDS[rng.integers(len(EVENT_KINDS))]
+        colour = COLOURS[rng.integers(len(COLOURS))] if kind == "recolour" else None
+        text = _cap(describe(scene, Event(0.0, obj, kind, colour)))
+        if text not in avoid and text not in fakes:
+            fakes.append(text)
+    return fakes
+
+
+def _event_options(rng, scene, answer: Event, others: list[Event], total: int = 4):
+    answer_text = _cap(describe(scene, answer))
+    texts = []
+    for e in others:
+        t = _cap(describe(scene, e))
+        if t != answer_text and t not in texts:
+            texts.append(t)
+    texts = texts[: total - 2]
+    real = {_cap(describe(scene, e)) for e in scene.events}
+    texts += _fake_events(rng, scene, total - 1 - len(texts), real | set(texts))
+    return _shuffled(rng, answer_text, texts)
+
+
+def _colour_choices(rng, colour: str):
+    return _shuffled(rng, colour, [c for c in COLOURS if c != colour])
+
+
+def ask_state(rng: np.random.Generator, scene: Scene) -> Question | None:
+    """What colour was one shape when another shape's event happened?"""
+    candidates = [
+        (e, k, s)
+        for e in scene.events
+        for k in range(len(scene.objects))
+        if k != e.obj and _unique(scene, e) and (s := scene.steady_around(k, e.time)) is not None
+    ]
+    if not candidates:
+        return None
+    event, k, state = candidates[rng.integers(len(candidates))]
+    shape = scene.objects[k].shape
+    choices, answer = _colour_choices(rng, state.colour)
+    block = _event_block(
+        scene,
+        event,
+        f"This is when {describe(scene, event)}; the {shape} is {state.colour}.",
+        also=f"The {shape} is {state.colour}.",
+    )
+    return Question(
+        "state",
+        f"What colour was the {shape} when {describe(scene, event)}?",
+        choices,
+        answer,
+        (block,),
+        f"So the {shape} was {state.colour}.",
+    )
+
+
+def ask_order(rng: np.random.Generator, scene: Scene) -> Question | None:
+    """Which event happened first, second or last?"""
+    if len(scene.events) < 2:
+        return None
+    names = list(ORDINALS)
+    ordinal = names[rng.integers(len(names))]
+    position = ORDINALS[ordinal] % len(scene.events)
+    target = scene.events[position]
+    others = [e for e in scene.events if e is not target]
+    others = [others[i] for i in rng.permutation(len(others))]
+    choices, answer = _event_options(rng, scene, target, others)
+    if ordinal == "last":
+        blocks = [
+            _event_block(scene, target, "Nothing changes after this, so it is the last event.")
+        ]
+    else:
+        blocks = [
+            _event_block(scene, e, f"This is the {name} event.")
+            for name, e in zip(("first", "second"), scene.events[: position + 1], strict=False)
+        ]
+    return Question(
+        "order",
+        f"Which event happened {ordinal}?",
+        choices,
+        answer,
+        tuple(blocks),
+        f"So {describe(scene, target)} {ordinal}.",
+    )
+
+
+def ask_count(rng: np.random.Generator, scene: Scene) -> Question | None:
+    """How many events involve one shape?"""
+    # Pick a count first, then a shape with it, so answers spread over the counts.
+    by_count: dict[int, list[int]] = {}
+    for k in range(len(scene.objects)):
+        by_count.setdefault(sum(e.obj == k for e in scene.events), []).append(k)
+    counts = sorted(by_count)
+    group = by_count[counts[rng.integers(len(counts))]]
+    k = group[rng.integers(len(group))]
+    shape = scene.objects[k].shape
+    mine = [e for e in scene.events if e.obj == k]
+    most = min(len(scene.events), len(OPTION_LETTERS) - 1)
+    choices = tuple(str(n) for n in range(max(most, 3) + 1))
+    if mine:
+        blocks = [
+            _event_block(scene, e, f"Change {i + 1} for the {shape}.") for i, e in enumerate(mine)
+        ]
+    else:
+        blocks = [
+            Block(0.0, scene.duration, f"The {shape} never changes.", "Nothing happens to it.")
+        ]
+    return Question(
+        "count",
+        f"How many times did the {shape} appear, vanish, change colour, or start or stop moving?",
+        choices,
+        len(mine),
+        tuple(blocks),
+        f"So the count for the {shape} is {len(mine)}.",
+    )
+
+
+def ask_after(rng: np.random.Generator, scene: Scene) -> Question | None:
+    """What happened right after a given event?"""
+    if len(scene.events) < 2:
+        return None
+    starts = [i for i in range(len(scene.events) - 1) if _unique(scene, scene.events[i])]
+    if not starts:
+        return None
+    i = starts[rng.integers(len(starts))]
+    first, target = scene.events[i], scene.events[i + 1]
+    others = [e for e in scene.events if e is not target and e is not first]
+    others = [others[j] for j in rng.permutation(len(others))]
+    choices, answer = _event_options(rng, scene, target, others)
+    blocks = (
+        _event_block(scene, first, "This is the event in question; what comes next?"),
+        _event_block(scene, target, "This is what happens right after."),
+    )
+    return Question(
+        "after",
+        f"What happened right after {describe(scene, first)}?",
+        choices,
+        answer,
+        blocks,
+        f"So next, {describe(scene, target)}.",
+    )
+
+
+def ask_state_after(rng: np.random.Generator, scene: Scene) -> Question | None:
+    """Two hops: find the event after a given one, then a shape's colour at that moment."""
+    candidates = [
+        (scene.events[i], scene.events[i + 1], k, s)
+        for i in range(len(scene.events) - 1)
+        for k in range(len(scene.objects))
+        if k != scene.events[i + 1].obj
+        and _unique(scene, scene.events[i])
+        and (s := scene.steady_around(k, scene.events[i + 1].time)) is not None
+    ]
+    if not candidates:
+        return None
+    first, second, k, state = candidates[rng.integers(len(candidates))]
+    shape = scene.objects[k].shape
+    choices, answer = _colour_choices(rng, state.colour)
+    blocks = (
+        _event_block(scene, first, "Now find the event right after this one."),
+        _event_block(
+            scene,
+            second,
+            f"That is the next event; the {shape} is {state.colour} then.",
+            also=f"The {shape} is {state.colour}.",
+        ),
+    )
+    return Question(
+        "state-after",
+        f"What colour was the {shape} when the event right after "
+        f"{describe(scene, first)} happened?",
+        choices,
+        answer,
+        blocks,
+        f"So the {shape} was {state.colour}.",
+    )
+
+
+def ask_who_state(rng: np.random.Generator, scene: Scene) -> Question | None:
+    """Two hops: identify a shape by what it did, then its colour when another event happened."""
+    verbs = [describe(scene, e, subject=False) for e in scene.events]
+    candidates = []
+    for e1, verb in zip(scene.events, verbs, strict=False):
+        if e1.kind == "vanish" or verbs.count(verb) != 1:
+            continue  # the description must pick out one shape
+        for e2 in scene.events:
+            if (
+                e2.obj != e1.obj
+                and _unique(scene, e2)
+                and (s := scene.steady_around(e1.obj, e2.time)) is not None
+            ):
+                candidates.append((e1, verb, e2, s))
+    if not candidates:
+        return None
+    e1, verb, e2, state = candidates[rng.integers(len(candidates))]
+    shape = scene.objects[e1.obj].shape
+    choices, answer = _colour_choices(rng, state.colour)
+    blocks = (
+        _event_block(scene, e1, f"So the shape that {verb} is the {shape}."),
+        _event_block(
+            scene,
+            e2,
+            f"At this moment the {shape} is {state.colour}.",
+            also=f"The {shape} is {state.colour}.",
+        ),
+    )
+    return Question(
+        "who-state",
+        f"What colour was the shape that {verb}, at the moment {describe(scene, e2)}?",
+        choices,
+        answer,
+        blocks,
+        f"So the {shape} was {state.colour}.",
+    )
+
+
+FAMILIES: dict[str, Callable[[np.random.Generator, Scene], Question | None]] = {
+    "state": ask_state,
+    "order": ask_order,
+    "count": ask_count,
+    "after": ask_after,
+    "state-after": ask_state_after,
+    "who-state": ask_who_state,
+}
