@@ -17,12 +17,17 @@ from vtedge.errors import (  # noqa: E402
     VtedgeError,
 )
 from vtedge.patchify import patchify  # noqa: E402
+from vtedge.reasoning import Reasoning, Segment, parse, render_chat  # noqa: E402
 from vtedge.spec import PRESETS, VisionSpec, get_spec, smart_resize  # noqa: E402
+from vtedge.video import Clip, load_clip  # noqa: E402
 
 __all__ = [
     "PRESETS",
+    "Reasoning",
+    "Segment",
     "BudgetError",
     "BundleError",
+    "Clip",
     "DatasetError",
     "MissingPathError",
     "ModelError",
@@ -31,6 +36,9 @@ __all__ = [
     "VisionSpec",
     "VtedgeError",
     "get_spec",
+    "load_clip",
+    "parse",
     "patchify",
+    "render_chat",
     "smart_resize",
 ]

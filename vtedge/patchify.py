@@ -3,7 +3,7 @@
 The layout is exactly the Qwen2-VL image processor's: frames padded to an even count with
 the last frame, rescaled by 1/255, normalized, and cut into 14x14x2 patches whose rows are
 ordered by 2x2 merge window. The permutation is done on uint8 (a quarter of the bytes) and
-normalization is a per-channel lookup table, so one float32 array is written once.
+normalization runs in cache-sized blocks, so one float32 array is written once.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import numpy as np
 
 from vtedge.errors import BudgetError
 from vtedge.spec import VisionSpec
+
+NORMALIZE_BLOCK_ROWS = 256  # rows of pixel_values (about 1 MB of float32) per block
 
 
 def normalization_table(spec: VisionSpec) -> np.ndarray:
@@ -34,7 +36,8 @@ def patchify(frames: np.ndarray, spec: VisionSpec) -> tuple[np.ndarray, tuple[in
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise BudgetError(
-            f"patchify expects uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}"
+            "patchify expects uint8 frames of shape (T, H, W, 3), "
+            f"got {frames.dtype} {frames.shape}"
         )
     t, h, w, c = frames.shape
     p, tp, m = spec.patch_size, spec.temporal_patch_size, spec.merge_size
@@ -50,8 +53,16 @@ def patchify(frames: np.ndarray, spec: VisionSpec) -> tuple[np.ndarray, tuple[in
     # -> (gt, gh/m, gw/m, m_h, m_w, C, tp, p_h, p_w): rows by merge window, then C-T-H-W.
     ordered = np.ascontiguousarray(windows.transpose(0, 2, 5, 3, 6, 8, 1, 4, 7))
     ordered = ordered.reshape(gt * gh * gw, c, tp * p * p)
-    table = normalization_table(spec)
     pixel_values = np.empty(ordered.shape, dtype=np.float32)
-    for channel in range(c):
-        np.take(table[channel], ordered[:, channel], out=pixel_values[:, channel])
+    scale = np.float32(1 / 255)
+    mean = np.asarray(spec.image_mean, dtype=np.float32)[:, None]
+    std = np.asarray(spec.image_std, dtype=np.float32)[:, None]
+    # The same float32 operations as normalization_table, so bit-identical to it, but
+    # streamed in cache-sized blocks: about twice as fast as a table gather in numpy.
+    for start in range(0, len(ordered), NORMALIZE_BLOCK_ROWS):
+        block = pixel_values[start:start + NORMALIZE_BLOCK_ROWS]
+        np.multiply(ordered[start:start + NORMALIZE_BLOCK_ROWS], scale, out=block,
+                    dtype=np.float32)
+        np.subtract(block, mean, out=block)
+        np.divide(block, std, out=block)
     return pixel_values.reshape(gt * gh * gw, c * tp * p * p), (gt, gh, gw)

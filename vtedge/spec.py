@@ -69,7 +69,8 @@ class VisionSpec:
             )
         if self.resize_filter not in RESIZE_FILTERS:
             raise BudgetError(
-                f"resize_filter must be one of {', '.join(RESIZE_FILTERS)}, got {self.resize_filter!r}"
+                f"resize_filter must be one of {', '.join(RESIZE_FILTERS)}, "
+                f"got {self.resize_filter!r}"
             )
 
     @property
