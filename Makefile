@@ -37,6 +37,7 @@ lint: $(VENV)/.full
 bench: $(VENV)/.full
 	$(BIN)/python -m benchmarks.decode
 	$(BIN)/python -m benchmarks.patchify
+	$(BIN)/python -m benchmarks.kernels
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
