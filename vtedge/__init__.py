@@ -2,43 +2,45 @@
 
 The core (this package) is torch-free: video decoding, the vision spec, frame
 tokenization, the reasoning format, rewards, datasets, and the ONNX edge runtime.
+Public names load on first use, so `vtedge --help` does not pay for numpy or PyAV.
 """
+
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-from vtedge.errors import (  # noqa: E402
-    BudgetError,
-    BundleError,
-    DatasetError,
-    MissingPathError,
-    ModelError,
-    NotBuiltError,
-    VideoDecodeError,
-    VtedgeError,
-)
-from vtedge.patchify import patchify  # noqa: E402
-from vtedge.reasoning import Reasoning, Segment, parse, render_chat  # noqa: E402
-from vtedge.spec import PRESETS, VisionSpec, get_spec, smart_resize  # noqa: E402
-from vtedge.video import Clip, load_clip  # noqa: E402
+_EXPORTS = {
+    "BudgetError": "vtedge.errors",
+    "BundleError": "vtedge.errors",
+    "DatasetError": "vtedge.errors",
+    "MissingPathError": "vtedge.errors",
+    "ModelError": "vtedge.errors",
+    "NotBuiltError": "vtedge.errors",
+    "VideoDecodeError": "vtedge.errors",
+    "VtedgeError": "vtedge.errors",
+    "PRESETS": "vtedge.spec",
+    "VisionSpec": "vtedge.spec",
+    "get_spec": "vtedge.spec",
+    "smart_resize": "vtedge.spec",
+    "patchify": "vtedge.patchify",
+    "Clip": "vtedge.video",
+    "load_clip": "vtedge.video",
+    "Reasoning": "vtedge.reasoning",
+    "Segment": "vtedge.reasoning",
+    "parse": "vtedge.reasoning",
+    "render_chat": "vtedge.reasoning",
+}
 
-__all__ = [
-    "PRESETS",
-    "Reasoning",
-    "Segment",
-    "BudgetError",
-    "BundleError",
-    "Clip",
-    "DatasetError",
-    "MissingPathError",
-    "ModelError",
-    "NotBuiltError",
-    "VideoDecodeError",
-    "VisionSpec",
-    "VtedgeError",
-    "get_spec",
-    "load_clip",
-    "parse",
-    "patchify",
-    "render_chat",
-    "smart_resize",
-]
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'vtedge' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

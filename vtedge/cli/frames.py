@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import click
-import numpy as np
 
 from vtedge.cli.spec_options import spec_options
 
@@ -39,7 +38,7 @@ def clip_summary(clip) -> dict:
     }
 
 
-def write_pngs(frames: np.ndarray, out: Path) -> list[Path]:
+def write_pngs(frames, out: Path) -> list[Path]:
     """One PNG per frame, encoded by PyAV (no imaging library needed)."""
     import av
 
