@@ -27,17 +27,24 @@ class Checkpoint:
 
 
 def save_checkpoint(model, tokenizer, spec: VisionSpec, out: str | Path,
-                    meta: dict | None = None) -> Path:
-    """Write atomically: ``out.tmp`` is filled, then replaces ``out`` in one rename."""
+                    meta: dict | None = None, extra=None, state_dict=None) -> Path:
+    """Write atomically: ``out.tmp`` is filled, then replaces ``out`` in one rename.
+
+    ``extra(folder)``, when given, writes more files (a trainer's resume state) into the
+    staging folder, so they appear together with the weights or not at all.
+    ``state_dict`` replaces the model's own (weights gathered from a sharded engine).
+    """
     out = Path(out)
     staging = out.with_name(out.name + ".tmp")
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    model.save_pretrained(staging, safe_serialization=True)
+    model.save_pretrained(staging, safe_serialization=True, state_dict=state_dict)
     tokenizer.save_pretrained(staging)
     record = {"vision_spec": spec.to_dict(), **(meta or {})}
     (staging / META_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    if extra is not None:
+        extra(staging)
     if out.exists():
         retired = out.with_name(out.name + ".old")
         if retired.exists():

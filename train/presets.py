@@ -36,7 +36,7 @@ MODEL_PRESETS: dict[str, ModelPreset] = {
         vision_hidden_size=128, vision_depth=2, vision_heads=4, vision_intermediate_size=256,
         vocab_size=2048, spec="tiny",
     ),
-    # ~17M parameters: a larger CPU-scale model, e.g. a teacher for distillation into vt-tiny.
+    # ~18M parameters: a larger CPU-scale model, e.g. a teacher for distillation into vt-tiny.
     "vt-small": ModelPreset(
         hidden_size=384, layers=8, heads=6, kv_heads=2, intermediate_size=1024,
         vision_hidden_size=256, vision_depth=4, vision_heads=4, vision_intermediate_size=512,

@@ -51,3 +51,9 @@ class NotBuiltError(VtedgeError):
     """The requested capability does not exist in this version of vtedge yet."""
 
     exit_code = 9
+
+
+class ProviderError(VtedgeError):
+    """An onnxruntime execution provider was requested that this install does not offer."""
+
+    exit_code = 10

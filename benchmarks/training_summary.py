@@ -1,0 +1,59 @@
+"""Summarize an SFT run and a GRPO run from their ``metrics.jsonl`` as markdown tables.
+
+    python -m benchmarks.training_summary runs/sft-tiny runs/grpo-tiny
+"""
+
+from __future__ import annotations
+
+import sys
+from statistics import mean
+
+from vtedge.train.metrics_log import read_metrics
+
+
+def sft_tables(run: str) -> list[str]:
+    rows = read_metrics(run)
+    train = [r for r in rows if r["split"] == "train"]
+    val = [r for r in rows if r["split"] == "val"]
+    seconds = sum(r["seconds"] for r in train)
+    lines = [f"SFT `{run}`: {len(train)} steps, {seconds / 60:.1f} min of steps, "
+             f"{sum(r['tokens'] for r in train) / seconds:.0f} tokens/s, "
+             f"{16 * len(train) / seconds:.2f} clips/s (batch 16) on average", "",
+             "| step | train loss | val loss | val format rate | val accuracy | mean length |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    by_step = {r["step"]: r for r in train}
+    for r in val:
+        lines.append(f"| {r['step']} | {by_step[r['step']]['loss']:.3f} | {r['loss']:.3f} | "
+                     f"{r['format_rate']:.1%} | {r['accuracy']:.1%} | "
+                     f"{r['completion_length']:.0f} |")
+    return lines
+
+
+def grpo_tables(run: str, window: int = 5) -> list[str]:
+    train = [r for r in read_metrics(run) if r["split"] == "train"]
+    lines = [f"GRPO `{run}`: {len(train)} steps", "",
+             "| steps | reward mean | accuracy | format rate | KL | clip frac | length |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for start in range(0, len(train), window):
+        part = train[start:start + window]
+        lines.append(
+            f"| {part[0]['step']}-{part[-1]['step']} | "
+            f"{mean(r['reward_mean'] for r in part):.3f} | "
+            f"{mean(r['accuracy'] for r in part):.1%} | "
+            f"{mean(r['format_rate'] for r in part):.1%} | "
+            f"{mean(r['kl'] for r in part):.4f} | {mean(r['clip_fraction'] for r in part):.3f} | "
+            f"{mean(r['completion_length'] for r in part):.0f} |")
+    parts = ("rollout", "scoring", "reference", "loss", "update")
+    total = sum(r["seconds"] for r in train)
+    split = ", ".join(f"{p} {sum(r['seconds_' + p] for r in train) / total:.0%}" for p in parts)
+    lines += ["", f"Wall time per step {total / len(train):.1f} s: {split}."]
+    return lines
+
+
+def main(argv: list[str]) -> None:
+    sft, grpo = argv
+    print("\n".join(sft_tables(sft) + [""] + grpo_tables(grpo)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

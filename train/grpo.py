@@ -1,0 +1,353 @@
+"""GRPO: sample G answers per video question, reward the right and well-formed ones, and
+push the policy toward the better-than-its-group answers (TRL's semantics, Video-Thinker's
+settings). The loss is ``vtedge.kernels.grpo_loss`` (Triton on CUDA, torch elsewhere).
+
+One step: rollout (G completions per prompt, sampled with temperature) -> scoring (core
+rewards, weighted; optional T-GRPO bonus) -> reference (old and reference log-probs) ->
+``iterations`` passes of loss + backward over micro-batches -> update (clip, AdamW).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vtedge.errors import DatasetError, ModelError
+
+# Video-R1's T-GRPO constants: bonus alpha when p_ordered >= mu * p_shuffled.
+TEMPORAL_ALPHA = 0.3
+TEMPORAL_MU = 0.8
+
+
+@dataclass
+class GRPOConfig:
+    """Settings of one GRPO run; ``None`` means the starting point's default."""
+
+    data: str
+    out: str
+    model: str
+    data_root: str | None = None
+    tokenizer: str | None = None
+    spec: str | None = None
+    lr: float | None = None
+    max_steps: int | None = None
+    micro_batch: int | None = None
+    warmup_ratio: float | None = None
+    weight_decay: float | None = None
+    max_grad_norm: float | None = None
+    max_new_tokens: int | None = None
+    save_every: int = 50
+    limit: int | None = None
+    num_generations: int | None = None
+    prompts_per_step: int | None = None
+    temperature: float | None = None
+    top_p: float = 1.0
+    beta: float | None = None
+    eps_low: float = 0.2
+    eps_high: float = 0.2
+    loss_type: str = "grpo"
+    scale_rewards: str = "group"
+    iterations: int = 1
+    accuracy_weight: float = 1.0
+    format_weight: float = 1.0
+    grounding_weight: float = 0.0
+    temporal: bool = False
+    kernel_backend: str = "auto"
+    lora: bool = False
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    freeze_vision: bool = False
+    seed: int = 0
+    resume: bool = False
+    overwrite: bool = False
+    cpu: bool = False
+    quiet: bool = False
+    val_data: str | None = None
+    val_limit: int | None = None
+
+    def resolved(self, preset: str | None) -> GRPOConfig:
+        from vtedge.train.defaults import CHECKPOINT, GRPO_DEFAULTS, stage_defaults
+
+        defaults = stage_defaults(GRPO_DEFAULTS, "preset" if preset else CHECKPOINT)
+        values = {k: (getattr(self, k) if getattr(self, k) is not None else v)
+                  for k, v in defaults.items()}
+        return GRPOConfig(**{**self.__dict__, **values})
+
+
+@dataclass
+class GRPOResult:
+    out: Path
+    steps: int
+    stopped: bool
+    summary: dict = field(default_factory=dict)
+    model: object = None
+
+
+def reward_fields(records, times: int) -> dict:
+    """Record fields as TRL passes them to reward functions: one value per completion."""
+    fields: dict[str, list] = {"solution": [], "problem_type": [], "segments": [],
+                               "problem": [], "options": []}
+    for record in records:
+        segments = [{"start": s.start, "end": s.end, "caption": s.caption}
+                    for s in record.segments]
+        for _ in range(times):
+            fields["solution"].append(record.solution)
+            fields["problem_type"].append(record.problem_type)
+            fields["segments"].append(segments)
+            fields["problem"].append(record.problem)
+            fields["options"].append(list(record.options))
+    return fields
+
+
+def score(texts: list[str], fields: dict, config: GRPOConfig) -> dict[str, list[float]]:
+    """Every reward the run uses, unweighted, per completion."""
+    from vtedge.rewards import REWARDS
+
+    scores = {name: REWARDS[name](texts, **fields) for name in ("accuracy", "format")}
+    if config.grounding_weight:
+        scores["grounding"] = REWARDS["grounding"](texts, **fields)
+    return scores
+
+
+def temporal_bonus(ordered: list[float], shuffled: list[float], group: int) -> list[float]:
+    """T-GRPO: ``alpha`` for each correct ordered-frame answer of a prompt whose ordered
+    accuracy is at least ``mu`` times its shuffled-frame accuracy (Video-R1)."""
+    bonus = []
+    for start in range(0, len(ordered), group):
+        p = sum(ordered[start:start + group]) / group
+        p_shuffled = sum(shuffled[start:start + group]) / group
+        earned = p > 0 and p >= TEMPORAL_MU * p_shuffled
+        bonus += [TEMPORAL_ALPHA * a if earned else 0.0 for a in ordered[start:start + group]]
+    return bonus
+
+
+def sequence_batch(examples, completions, rows: list[int], group: int, spec, ids, device,
+                   dtype) -> tuple[dict, object, object]:
+    """Prompt + completion for ``rows`` (row r belongs to example r // group): the model
+    inputs, the completion ids and their mask."""
+    import torch
+
+    from vtedge.train.batch import prompt_batch, token_types
+
+    batch = prompt_batch([examples[r // group] for r in rows], spec, ids["pad_token_id"],
+                         ids["video_token_id"], device, dtype)
+    completion_ids = completions.ids[rows].to(device)
+    completion_mask = completions.mask[rows].to(device)
+    batch["input_ids"] = torch.cat([batch["input_ids"], completion_ids], dim=1)
+    batch["attention_mask"] = torch.cat([batch["attention_mask"], completion_mask], dim=1)
+    batch["mm_token_type_ids"] = token_types(batch["input_ids"], ids["video_token_id"])
+    return batch, completion_ids, completion_mask
+
+
+def completion_logits(model, batch: dict, length: int):
+    """Logits that predict each completion token: ``(B, L, V)``."""
+    return model(**batch, logits_to_keep=length + 1).logits[:, :-1]
+
+
+def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
+    """Run (or resume) GRPO; ``on_step(step, row)`` may return True to stop as a signal does."""
+    import torch
+
+    from vtedge.kernels import grpo_loss
+    from vtedge.kernels.reference import group_advantages
+    from vtedge.train.batch import prepare_examples, prompt_batch
+    from vtedge.train.lora import is_lora
+    from vtedge.train.metrics_log import MetricsLog
+    from vtedge.train.optim import build_optimizer, build_scheduler
+    from vtedge.train.progress import progress_bar
+    from vtedge.train.rollout import HFGenerateRollout
+    from vtedge.train.run_dir import LAST, StopRequest, load_trainer_state
+    from vtedge.train.sft import global_batch
+    from vtedge.train.start import record_run, save, start_run
+    from vtedge.train.tokenizer import special_token_ids
+    from vtedge.train.validate import decode_completions
+
+    started = start_run(config, "grpo", model_arg=config.model)
+    config = config.resolved(started.loaded.preset)
+    session, loaded = started.session, started.loaded
+    ids = special_token_ids(loaded.tokenizer)
+    quiet = config.quiet or not session.is_main
+    examples = prepare_examples(started.train_records, loaded.tokenizer, loaded.spec,
+                                with_targets=False, progress=not quiet)
+    n, group, prompts = len(examples), config.num_generations, config.prompts_per_step
+    if group < 2:
+        raise ModelError(f"GRPO needs at least 2 generations per prompt, got {group}")
+    if prompts > n:
+        raise DatasetError(f"{prompts} prompts per step exceed the {n} training records")
+    if prompts % session.world:
+        raise ModelError(f"prompts per step {prompts} must divide among {session.world} "
+                         "processes")
+    record_run(started, "grpo", config)
+    total_steps = config.max_steps or max(1, n // prompts)
+    warmup = int(config.warmup_ratio * total_steps)
+
+    model = loaded.model
+    reference = None
+    if config.beta and not is_lora(model):
+        reference = copy.deepcopy(model).eval().requires_grad_(False).to(session.device)
+    model.train()
+    optimizer = build_optimizer(model.parameters(), config.lr, config.weight_decay)
+    scheduler = build_scheduler(optimizer, total_steps, warmup)
+    model, optimizer = session.accelerator.prepare(model, optimizer)
+    start_step = 0
+    if started.resume_from is not None:
+        start_step = load_trainer_state(started.resume_from, optimizer, scheduler)["step"]
+    log = MetricsLog(started.out, enabled=session.is_main)
+    engine = HFGenerateRollout(session.unwrap(model), ids["eos_token_id"], ids["pad_token_id"])
+    first_reward, last_row, stopped, step = None, {}, False, start_step
+
+    def reference_logps(batch, completion_ids, length):
+        with torch.no_grad(), session.autocast():
+            if reference is not None:
+                logits = completion_logits(reference, batch, length)
+            else:  # LoRA: the base model is the policy with its adapter switched off
+                with session.unwrap(model).disable_adapter():
+                    logits = completion_logits(model, batch, length)
+            from vtedge.kernels import token_logps
+
+            return token_logps(logits, completion_ids, config.temperature,
+                               backend=config.kernel_backend)
+
+    with StopRequest() as stop, progress_bar("grpo", total_steps, disable=quiet) as advance:
+        advance(start_step)
+        for step in range(start_step, total_steps):
+            timings = dict.fromkeys(("rollout", "scoring", "reference", "loss", "update"), 0.0)
+            began = time.perf_counter()
+            chosen = global_batch(step, prompts, n, config.seed)[session.rank::session.world]
+            chunk = [examples[i] for i in chosen]
+            batch = prompt_batch(chunk, loaded.spec, ids["pad_token_id"], ids["video_token_id"],
+                                 session.device, session.pixel_dtype)
+            engine.sync_weights(session.unwrap(model))
+            sampling = {"max_new_tokens": config.max_new_tokens,
+                        "temperature": config.temperature, "top_p": config.top_p}
+            with session.autocast():
+                completions = engine.generate(batch, group, **sampling)
+                if config.temporal:
+                    shuffled_batch = prompt_batch(
+                        chunk, loaded.spec, ids["pad_token_id"], ids["video_token_id"],
+                        session.device, session.pixel_dtype,
+                        shuffle_frames_seed=config.seed * 100_003 + step)
+                    shuffled = engine.generate(shuffled_batch, group, **sampling)
+            timings["rollout"] = time.perf_counter() - began
+
+            mark = time.perf_counter()
+            texts = decode_completions(loaded.tokenizer, completions)
+            fields = reward_fields([e.record for e in chunk], group)
+            scores = score(texts, fields, config)
+            rewards = [config.accuracy_weight * a + config.format_weight * f
+                       for a, f in zip(scores["accuracy"], scores["format"], strict=True)]
+            if "grounding" in scores:
+                rewards = [r + config.grounding_weight * g
+                           for r, g in zip(rewards, scores["grounding"], strict=True)]
+            if config.temporal:
+                shuffled_texts = decode_completions(loaded.tokenizer, shuffled)
+                shuffled_accuracy = score(shuffled_texts, fields, config)["accuracy"]
+                bonus = temporal_bonus(scores["accuracy"], shuffled_accuracy, group)
+                rewards = [r + b for r, b in zip(rewards, bonus, strict=True)]
+            reward_tensor = torch.tensor(rewards, dtype=torch.float32, device=session.device)
+            advantages = group_advantages(reward_tensor, group, config.scale_rewards)
+            timings["scoring"] = time.perf_counter() - mark
+
+            rows = len(rewards)
+            micro = max(1, config.micro_batch)
+            chunks = [list(range(i, min(rows, i + micro))) for i in range(0, rows, micro)]
+            total_tokens = float(completions.mask.sum())
+            mark = time.perf_counter()
+            inputs, old, ref = [], [], []
+            for rows_chunk in chunks:
+                seq, comp_ids, comp_mask = sequence_batch(
+                    chunk, completions, rows_chunk, group, loaded.spec, ids, session.device,
+                    session.pixel_dtype)
+                inputs.append((seq, comp_ids, comp_mask))
+                length = comp_ids.shape[1]
+                if config.iterations > 1:
+                    with torch.no_grad(), session.autocast():
+                        old.append(token_logps_of(model, seq, comp_ids, length, config))
+                ref.append(reference_logps(seq, comp_ids, length) if config.beta else None)
+            timings["reference"] = time.perf_counter() - mark
+
+            kl = clip = 0.0
+            for iteration in range(config.iterations):
+                for index, (seq, comp_ids, comp_mask) in enumerate(inputs):
+                    mark = time.perf_counter()
+                    part = len(chunks[index])
+                    with session.no_sync(model, skip=index < len(inputs) - 1), \
+                            session.autocast():
+                        logits = completion_logits(model, seq, comp_ids.shape[1])
+                        loss, metrics = grpo_loss(
+                            logits, comp_ids, comp_mask,
+                            advantages=advantages[chunks[index][0]:chunks[index][-1] + 1],
+                            old_logps=old[index] if old else None, ref_logps=ref[index],
+                            temperature=config.temperature, beta=config.beta,
+                            eps_low=config.eps_low, eps_high=config.eps_high,
+                            loss_type=config.loss_type, scale_rewards=config.scale_rewards,
+                            num_items_in_batch=total_tokens, backend=config.kernel_backend)
+                        session.accelerator.backward(
+                            loss * micro_weight(config.loss_type, part, rows, comp_mask,
+                                                total_tokens))
+                    timings["loss"] += time.perf_counter() - mark
+                    if iteration == config.iterations - 1:
+                        tokens = float(comp_mask.sum())
+                        kl += float(metrics["kl"]) * tokens / max(1.0, total_tokens)
+                        clip += float(metrics["clip_fraction"]) * tokens / max(1.0, total_tokens)
+                mark = time.perf_counter()
+                grad_norm = session.accelerator.clip_grad_norm_(model.parameters(),
+                                                                config.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                timings["update"] += time.perf_counter() - mark
+            scheduler.step()
+
+            local = [sum(rewards), sum(r * r for r in rewards), sum(scores["accuracy"]),
+                     sum(scores["format"]), float(sum(completions.lengths)),
+                     float(sum(completions.truncated)), float(rows), kl, clip]
+            totals = session.sum(local)
+            count = totals[6]
+            mean = totals[0] / count
+            seconds = time.perf_counter() - began
+            row = {"reward_mean": mean,
+                   "reward_std": max(0.0, totals[1] / count - mean * mean) ** 0.5,
+                   "accuracy": totals[2] / count, "format_rate": totals[3] / count,
+                   "completion_length": totals[4] / count, "truncated": totals[5] / count,
+                   "kl": totals[7] / session.world, "clip_fraction": totals[8] / session.world,
+                   "grad_norm": float(grad_norm), "lr": scheduler.get_last_lr()[0],
+                   **{f"seconds_{k}": v for k, v in timings.items()}, "seconds": seconds,
+                   "completions_per_s": count / seconds}
+            if config.temporal:
+                row["temporal_bonus_mean"] = sum(bonus) / len(bonus)
+            if "grounding" in scores:
+                row["grounding"] = sum(scores["grounding"]) / len(scores["grounding"])
+            last_row = log.write(step + 1, "train", row)
+            first_reward = mean if first_reward is None else first_reward
+            advance(reward=mean)
+            done = step + 1
+            wants_stop = session.any(stop.requested or bool(on_step and on_step(done, last_row)))
+            if done % config.save_every == 0 or done == total_steps or wants_stop:
+                save(started, model, done, LAST, {"stage": "grpo", "reward_mean": mean},
+                     optimizer, scheduler, {"step": done})
+            if wants_stop:
+                stopped = True
+                break
+    log.close()
+    summary = {"first_reward_mean": first_reward, "last_reward_mean": last_row.get("reward_mean"),
+               "last_accuracy": last_row.get("accuracy"),
+               "last_format_rate": last_row.get("format_rate")}
+    return GRPOResult(started.out, step + 1, stopped, summary, session.unwrap(model))
+
+
+def token_logps_of(model, batch, completion_ids, length, config):
+    from vtedge.kernels import token_logps
+
+    logits = completion_logits(model, batch, length)
+    return token_logps(logits, completion_ids, config.temperature, backend=config.kernel_backend)
+
+
+def micro_weight(loss_type: str, rows_in_chunk: int, rows: int, mask, total_tokens: float):
+    """Scale a micro-batch's loss so the micro-batches add up to the whole batch's loss."""
+    if loss_type in ("grpo", "dr_grpo"):
+        return rows_in_chunk / rows  # means over sequences
+    if loss_type == "bnpo":
+        return float(mask.sum()) / max(1.0, total_tokens)  # token mean over the batch
+    return 1.0  # dapo: already divided by the batch's token count

@@ -1,0 +1,5 @@
+"""``python -m vtedge.cli``: what ``accelerate launch -m vtedge.cli train ...`` runs."""
+
+from vtedge.cli import main
+
+main()
