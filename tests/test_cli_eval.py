@@ -72,10 +72,10 @@ def test_shuffled_unmatched_and_malformed(split, tmp_path):
     )
 
 
-def test_model_is_not_built_and_pred_is_needed(split):
+def test_missing_model_is_an_error_and_pred_is_needed(split):
     _, data, _ = split
     result = _run("--model", "bundle/", "--data", str(data))
-    assert result.exit_code == 9 and "vtedge: error: `vtedge eval --model`" in result.output
+    assert result.exit_code == 3 and "vtedge: error: bundle: no such model" in result.output
     assert _run("--data", str(data)).exit_code == 2
 
 

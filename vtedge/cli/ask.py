@@ -2,20 +2,95 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import click
 
-from vtedge.errors import NotBuiltError
+from vtedge.cli.spec_options import spec_options
+
+SPEC_PARAMS = ("spec_name", "nframes", "fps", "min_frames", "max_frames", "min_pixels",
+               "max_pixels", "total_pixels")
+
+
+def _spec_given(ctx: click.Context) -> bool:
+    """Whether the user set any spec option; otherwise the model's own spec is used."""
+    return any(ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+               for name in SPEC_PARAMS)
+
+
+def _format_span(start: float, end: float) -> str:
+    from vtedge.reasoning import format_span
+
+    return format_span(start, end)
+
+
+def _print_answer(result, options) -> None:
+    click.echo("")
+    if result.segments:
+        click.secho("segments", bold=True)
+        for segment in result.segments:
+            click.echo(f"  {_format_span(segment['start'], segment['end'])}  "
+                       f"{segment['caption']}")
+            if segment["thought"]:
+                click.echo(f"      {segment['thought']}")
+    if options:
+        text = f" — {result.answer_text}" if result.answer_text else ""
+        click.secho(f"answer: {result.answer or '(none given)'}{text}", bold=True)
+    else:
+        click.secho(f"answer: {result.answer or '(none given)'}", bold=True)
 
 
 @click.command("ask")
 @click.argument("video", type=click.Path())
 @click.argument("question")
-def command(video: str, question: str) -> None:
+@click.option("--options", "options", multiple=True, metavar='"A. …"',
+              help="One answer option (repeat the flag); without it the question is free-form.")
+@click.option("--model", "model", type=click.Path(),
+              help="A bundle (vtedge export) or a checkpoint directory (runs with torch).")
+@spec_options()
+@click.option("--provider", default="auto", show_default=True,
+              type=click.Choice(["auto", "tensorrt", "cuda", "cpu"]),
+              help="onnxruntime execution provider for a bundle.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object (answer, answer_text, segments, raw, timings).")
+@click.option("--max-new-tokens", default=1024, show_default=True, type=click.IntRange(1),
+              help="Longest answer to generate.")
+@click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="0 decodes greedily; above 0 samples (with --top-p).")
+@click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Nucleus size when sampling.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Sampling seed.")
+def command(video: str, question: str, options: tuple[str, ...], model: str | None, spec,
+            provider: str, as_json: bool, max_new_tokens: int, temperature: float, top_p: float,
+            seed: int) -> None:
     """Answer QUESTION about VIDEO, printing the grounded reasoning first.
+
+    With a bundle the run is torch-free (onnxruntime); with a checkpoint directory it runs
+    through torch. The model's own vision spec is used unless spec options are given.
 
     \b
     Example:
       vtedge ask clip.mp4 "What colour is the square when the circle appears?" \\
-          --options "A. red" --options "B. blue"
+          --options "A. red" --options "B. blue" --model bundles/tiny
     """
-    raise NotBuiltError("`vtedge ask` needs the edge runtime, which is not built yet")
+    from vtedge.runtime import open_model
+
+    def warn(message: str) -> None:
+        click.echo(f"vtedge: warning: {message}", err=True)
+
+    runtime = open_model(model, provider, warn=warn)
+    chosen = spec if _spec_given(click.get_current_context()) else None
+    options_list = list(options) or None
+
+    def stream(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    result = runtime.ask(video, question, options_list, spec=chosen,
+                         max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                         seed=seed, on_text=None if as_json else stream)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        _print_answer(result, options_list)

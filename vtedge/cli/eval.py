@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from vtedge.errors import DatasetError, MissingPathError, NotBuiltError
+from vtedge.errors import DatasetError, MissingPathError
 
 
 def read_predictions(path: Path) -> tuple[list[dict], list[str]]:
@@ -61,6 +61,9 @@ def _source_roots(pairs: tuple[str, ...]) -> dict[str, str]:
     "--pred", type=click.Path(), help='Predictions JSONL: {"problem_id", "output"} per line.'
 )
 @click.option("--model", type=click.Path(), help="A bundle or checkpoint to run over the dataset.")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="With --model: predictions JSONL to write (resumable; "
+              "default MODEL.pred.jsonl).")
 @click.option(
     "--json", "json_out", type=click.Path(dir_okay=False), help="Also write the scores here."
 )
@@ -79,6 +82,7 @@ def command(
     data: str,
     pred: str | None,
     model: str | None,
+    out: str | None,
     json_out: str | None,
     root: str | None,
     source_root: tuple[str, ...],
@@ -101,10 +105,9 @@ def command(
     from vtedge.metrics import render_table, score
 
     if model is not None:
-        raise NotBuiltError(
-            "`vtedge eval --model` (running a model over the dataset) comes with the edge "
-            "runtime; write predictions and pass --pred"
-        )
+        if pred is not None:
+            raise click.UsageError("give either --model (to run it) or --pred, not both")
+        pred = out or f"{Path(model).name}.pred.jsonl"
     if pred is None:
         raise click.UsageError("give --pred PRED.jsonl (predictions to score)")
     records = load_records(
@@ -114,6 +117,10 @@ def command(
         skip_bad=skip_bad,
         check_videos=not no_check_videos,
     )
+    if model is not None:
+        from vtedge.predict import predict
+
+        predict(model, records, pred)
     predictions, unreadable = read_predictions(Path(pred))
     scores = score(predictions, records)
     scores.unmatched[:0] = unreadable

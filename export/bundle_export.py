@@ -1,0 +1,238 @@
+"""``export_bundle``: a checkpoint to a verified bundle (fp32 or INT8), gated on parity.
+
+Steps: load the checkpoint; fix the bucket (frames and frame size the vision encoder is
+traced for: from ``--bucket`` or the first calibration clip); export the three fp32
+graphs; measure fp32 parity; quantize (``cpu``: dynamic, ``tensorrt``: static QDQ
+calibrated on the calibration clips' prefill and decoding inputs); measure INT8 parity;
+write the manifest with every file's sha256. Work happens in ``OUT.tmp`` and is renamed
+into place only when the gate passes (or ``force``), so a failed export leaves nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vtedge.errors import BudgetError, ModelError
+
+CALIBRATION_CLIPS = 2
+GENERIC_QUESTION = "What happens in the video?"
+
+
+@dataclass
+class CalibrationItem:
+    video: Path
+    question: str
+    options: list[str] | None
+
+
+def calibration_items(calib: str | Path | None, workdir: Path, limit: int, seed: int = 0):
+    """Calibration questions: a dataset file, a folder of videos, or synthetic val clips."""
+    if calib is None:
+        from vtedge.synth.generate import make_record
+
+        records = [make_record(workdir, index, seed, "val") for index in range(limit)]
+        return [CalibrationItem(workdir / r["path"], r["problem"], list(r["options"]))
+                for r in records]
+    calib = Path(calib)
+    if calib.is_dir():
+        videos = sorted(p for p in calib.iterdir()
+                        if p.suffix.lower() in {".mp4", ".mkv", ".webm", ".mov", ".avi"})
+        if not videos:
+            raise ModelError(f"{calib}: no video files to calibrate on")
+        return [CalibrationItem(v, GENERIC_QUESTION, None) for v in videos[:limit]]
+    from vtedge.datasets import load_records
+
+    records = load_records(calib)
+    return [CalibrationItem(r.video_path, r.problem, list(r.options) or None)
+            for r in list(records)[:limit]]
+
+
+def parse_bucket(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        height, width = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise BudgetError(f"--bucket must be HEIGHTxWIDTH, e.g. 112x112, got {text!r}") from None
+    return height, width
+
+
+def model_config(model) -> dict:
+    text, vision = model.config.text_config, model.config.vision_config
+    return {
+        "model_type": model.config.model_type,
+        "hidden_size": text.hidden_size,
+        "num_hidden_layers": text.num_hidden_layers,
+        "num_attention_heads": text.num_attention_heads,
+        "num_key_value_heads": text.num_key_value_heads,
+        "head_dim": text.hidden_size // text.num_attention_heads,
+        "vocab_size": text.vocab_size,
+        "merge_size": vision.spatial_merge_size,
+        "tokens_per_second": vision.tokens_per_second,
+        "vision_hidden_size": vision.hidden_size,
+        "vision_depth": vision.depth,
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+    }
+
+
+def _calibration_feeds(runtime, prompts, stop_ids: set[int], steps: int) -> dict[str, list]:
+    """Real inputs of each graph: prompts' pixels and ids, prefill and a few decode steps."""
+    from vtedge.mrope import decode_position_ids
+
+    engine, ids = runtime.engine, runtime.bundle.token_ids
+    feeds = {"vision_encoder": [], "embed_tokens": [], "decoder_model_merged": []}
+    for prompt in prompts:
+        feeds["vision_encoder"].append({"pixel_values": prompt.pixel_values})
+        feeds["embed_tokens"].append({"input_ids": prompt.input_ids[None]})
+        embeds = engine.embed(prompt.input_ids)
+        embeds[0, prompt.input_ids == ids["video_token_id"]] = \
+            engine.encode_video(prompt.pixel_values)
+        empty = np.zeros((1, engine.kv_shape[0], 0, engine.kv_shape[1]), dtype=np.float32)
+        past = [empty] * (2 * engine.layers)
+        mask = np.ones((1, embeds.shape[1]), dtype=np.int64)
+        step_embeds, positions = embeds, prompt.position_ids
+        for _ in range(steps + 1):
+            feed = {"inputs_embeds": step_embeds, "attention_mask": mask,
+                    "position_ids": positions}
+            for i in range(engine.layers):
+                feed[f"past_key_values.{i}.key"] = past[2 * i]
+                feed[f"past_key_values.{i}.value"] = past[2 * i + 1]
+            feeds["decoder_model_merged"].append(feed)
+            out = engine.sessions["decoder_model_merged"].run(None, feed)
+            token = int(out[0][0, -1].argmax())
+            if token in stop_ids:
+                break
+            past = out[1:]
+            mask = np.ones((1, mask.shape[1] + 1), dtype=np.int64)
+            positions = decode_position_ids(mask, prompt.rope_deltas)
+            step_embeds = engine.embed(np.array([token]))
+    return feeds
+
+
+def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False,
+                  target: str = "cpu", calib: str | Path | None = None,
+                  bucket: str | None = None, calib_clips: int = CALIBRATION_CLIPS,
+                  parity_tokens: int = 256, force: bool = False,
+                  log=print) -> dict:
+    """Write a bundle for ``checkpoint`` at ``out``; returns its manifest."""
+    from transformers.utils import logging as transformers_logging
+
+    from vtedge.bundle import check_bucket, verify_bundle, write_manifest
+    from vtedge.export.onnx_export import OPSET, export_graphs
+    from vtedge.export.parity import bundle_outputs, compare, torch_reference
+    from vtedge.export.quantize import quantize_dynamic_int8, quantize_static_qdq
+    from vtedge.reasoning import PROMPT_VERSION
+    from vtedge.runtime import BundleRuntime, load_tokenizer, prepare_prompt, stop_token_ids
+    from vtedge.train.checkpoint import load_checkpoint
+    from vtedge.train.tokenizer import special_token_ids
+
+    transformers_logging.disable_progress_bar()
+    if target not in ("cpu", "tensorrt"):
+        raise ModelError(f"unknown target {target!r}; choose cpu or tensorrt")
+    out = Path(out)
+    checkpoint_path = Path(checkpoint)
+    loaded = load_checkpoint(checkpoint_path)
+    model, spec = loaded.model.float().eval(), loaded.spec
+    if spec.nframes is None:
+        raise BudgetError("the checkpoint's spec samples by fps; a bundle needs a fixed frame "
+                          "count (its vision encoder is traced for one bucket)")
+    token_ids = special_token_ids(loaded.tokenizer)
+    tokenizer = load_tokenizer(checkpoint_path)
+    stops = stop_token_ids(token_ids)
+    config = model_config(model)
+    staging = out.with_name(out.name + ".tmp")
+    if staging.exists():
+        shutil.rmtree(staging)
+    fp32_dir = staging / "fp32" if int8 else staging
+    fp32_dir.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="vtedge-calib-") as workdir:
+        log("calibration clips")
+        items = calibration_items(calib, Path(workdir), calib_clips)
+        prompts = [prepare_prompt(i.video, i.question, i.options, spec, tokenizer,
+                                  token_ids["video_token_id"], merge_size=config["merge_size"],
+                                  tokens_per_second=config["tokens_per_second"]) for i in items]
+    size = parse_bucket(bucket) or (prompts[0].clip.height, prompts[0].clip.width)
+    grid = spec.grid_thw(spec.nframes, *size)
+    usable = [p for p in prompts if tuple(p.clip.grid_thw) == tuple(grid)]
+    if not usable:
+        raise BudgetError(f"no calibration clip resizes to the bucket {size[0]}x{size[1]}")
+    bucket_record = {"nframes": spec.nframes, "height": size[0], "width": size[1],
+                     "grid_thw": list(grid), "video_tokens": spec.video_tokens(grid),
+                     "prompt_tokens": int(max(len(p.input_ids) for p in usable)),
+                     "max_sequence_length": int(max(len(p.input_ids) for p in usable)) + 1024}
+    check_bucket(spec, bucket_record)
+    manifest = {
+        "created_by": "vtedge export",
+        "source_checkpoint": checkpoint_path.name,
+        "model_config": config,
+        "vision_spec": spec.to_dict(),
+        "prompt_version": PROMPT_VERSION,
+        "token_ids": token_ids,
+        "graphs": {"vision_encoder": "vision_encoder.onnx", "embed_tokens": "embed_tokens.onnx",
+                   "decoder_model_merged": "decoder_model_merged.onnx"},
+        "opset": OPSET,
+        "bucket": bucket_record,
+        "quantization": {"method": "none", "precision": "fp32", "target": target},
+    }
+    log(f"exporting graphs for bucket {spec.nframes} frames at {size[0]}x{size[1]}")
+    export_graphs(model, fp32_dir, grid)
+    shutil.copyfile(checkpoint_path / "tokenizer.json", fp32_dir / "tokenizer.json")
+    write_manifest(fp32_dir, manifest)
+    references = [torch_reference(model, p, token_ids["video_token_id"], stops, parity_tokens)
+                  for p in usable]
+    log("parity fp32")
+    fp32_runtime = BundleRuntime(fp32_dir, "cpu")
+    parity = {"fp32": compare("fp32", references, [
+        bundle_outputs(fp32_runtime, p, stops, parity_tokens, r)
+        for p, r in zip(usable, references, strict=True)])}
+    log(parity["fp32"].summary())
+    if int8:
+        log(f"quantizing to INT8 for {target}")
+        names = list(manifest["graphs"].values())
+        if target == "cpu":
+            for name in names:
+                quantize_dynamic_int8(fp32_dir / name, staging / name)
+            manifest["quantization"] = {
+                "method": "dynamic", "precision": "int8", "target": target,
+                "weights": "int8 symmetric per tensor (MatMul/Gemm/Gather weights)",
+                "activations": "quantized at run time (onnxruntime dynamic)"}
+        else:
+            feeds = _calibration_feeds(fp32_runtime, usable, stops, steps=8)
+            for graph, name in manifest["graphs"].items():
+                if graph == "embed_tokens":
+                    shutil.copyfile(fp32_dir / name, staging / name)
+                else:
+                    quantize_static_qdq(fp32_dir / name, staging / name, feeds[graph])
+            manifest["quantization"] = {
+                "method": "static-qdq", "precision": "int8", "target": target,
+                "weights": "int8 symmetric per channel", "activations": "int8 symmetric",
+                "calibration": f"min/max over {len(usable)} clip(s)",
+                "preset": "optimum AutoQuantizationConfig.tensorrt"}
+        del fp32_runtime
+        shutil.copyfile(fp32_dir / "tokenizer.json", staging / "tokenizer.json")
+        shutil.rmtree(fp32_dir)
+        write_manifest(staging, manifest)
+        log("parity int8")
+        int8_runtime = BundleRuntime(staging, "cpu")
+        parity["int8"] = compare("int8", references, [
+            bundle_outputs(int8_runtime, p, stops, parity_tokens, r)
+            for p, r in zip(usable, references, strict=True)])
+        log(parity["int8"].summary())
+        del int8_runtime
+    manifest["parity"] = {key: result.to_dict() for key, result in parity.items()}
+    failed = [result.summary() for result in parity.values() if not result.passed]
+    manifest["parity"]["forced"] = bool(failed and force)
+    write_manifest(staging, manifest)
+    if failed and not force:
+        shutil.rmtree(staging)
+        raise ModelError(f"parity gate failed ({'; '.join(failed)}); re-run with --force to "
+                         "keep the bundle anyway")
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    return verify_bundle(out).manifest

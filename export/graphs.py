@@ -1,0 +1,140 @@
+"""The three exportable graphs of a Qwen2.5-VL model, as plain torch modules.
+
+``DecoderGraph`` rewrites the text decoder's forward with explicit tensors for the KV
+cache (no cache objects, nothing data-dependent), in the onnx-community layout:
+``inputs_embeds``, ``attention_mask``, ``position_ids (3, B, S)``,
+``past_key_values.{i}.key|value`` -> ``logits``, ``present.{i}.key|value``. It reuses the
+model's own modules (norms, projections, MLPs), computes RoPE, masks and softmax in
+float32, and matches ``Qwen2_5_VLForConditionalGeneration`` to float rounding.
+
+``VisionGraph`` runs the vision tower for one fixed patch grid (the bundle's bucket): the
+window partition and rotary tables depend on the grid in Python, so tracing bakes them in.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class EmbedGraph(nn.Module):
+    """``input_ids (B, S) int64 -> inputs_embeds (B, S, hidden)``."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.embed_tokens = model.model.language_model.embed_tokens
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.embed_tokens(input_ids)
+
+
+class LinearPatchEmbed(nn.Module):
+    """The patch embedding's Conv3d (kernel = stride = one patch) as the matmul it is, so
+    it exports as MatMul, which every INT8 recipe quantizes, instead of a 5-D Conv."""
+
+    def __init__(self, conv: nn.Conv3d):
+        super().__init__()
+        self.weight = nn.Parameter(conv.weight.detach().reshape(conv.weight.shape[0], -1).t(),
+                                   requires_grad=False)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(hidden_states.to(self.weight.dtype), self.weight)
+
+
+class VisionGraph(nn.Module):
+    """``pixel_values (N, patch_dim) -> image_features (N / merge², hidden)`` for one grid.
+
+    Use as a context manager around export: it swaps the vision tower's patch embedding
+    for ``LinearPatchEmbed`` and puts the original back afterwards.
+    """
+
+    def __init__(self, model, grid_thw: tuple[int, int, int]):
+        super().__init__()
+        self.visual = model.model.visual
+        self.register_buffer("grid_thw", torch.tensor([list(grid_thw)], dtype=torch.long),
+                             persistent=False)
+
+    def __enter__(self):
+        self._conv_embed = self.visual.patch_embed
+        self.visual.patch_embed = LinearPatchEmbed(self._conv_embed.proj)
+        return self
+
+    def __exit__(self, *exc):
+        self.visual.patch_embed = self._conv_embed
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.visual(pixel_values, grid_thw=self.grid_thw).pooler_output
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class DecoderGraph(nn.Module):
+    """The text decoder with an explicit KV cache; see the module docstring for the layout."""
+
+    def __init__(self, model):
+        super().__init__()
+        language = model.model.language_model
+        config = language.config
+        self.layers = language.layers
+        self.norm = language.norm
+        self.lm_head = model.lm_head
+        self.heads = config.num_attention_heads
+        self.kv_heads = config.num_key_value_heads
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.mrope_section = list(language.rotary_emb.mrope_section)
+        self.register_buffer("inv_freq", language.rotary_emb.inv_freq.float().clone(),
+                             persistent=False)
+
+    def rotary(self, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, 1, S, head_dim)`` cos and sin: each frequency band takes its M-RoPE axis."""
+        freqs = position_ids[..., None].float() * self.inv_freq  # (3, B, S, head_dim/2)
+        bands = freqs.split(self.mrope_section, dim=-1)
+        freqs = torch.cat([band[i % 3] for i, band in enumerate(bands)], dim=-1)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos()[:, None], emb.sin()[:, None]
+
+    def attention_bias(self, attention_mask: torch.Tensor, query_length: int,
+                       past_length: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, S, P+S)`` additive float32 mask: causal and padding, -1e9 where masked.
+
+        A finite value keeps fully masked (padding) query rows finite instead of NaN.
+        """
+        total = attention_mask.shape[-1]
+        keys = torch.arange(total, device=attention_mask.device)
+        queries = torch.arange(query_length, device=attention_mask.device) + past_length
+        allowed = (keys[None, :] <= queries[:, None])[None, None] \
+            & attention_mask[:, None, None, :].bool()
+        zero = torch.zeros((), dtype=torch.float32)
+        return torch.where(allowed, zero, torch.full((), -1e9, dtype=torch.float32))
+
+    def forward(self, inputs_embeds, attention_mask, position_ids, *past):
+        batch, length, _ = inputs_embeds.shape
+        past_length = past[0].shape[2]
+        cos, sin = self.rotary(position_ids)
+        bias = self.attention_bias(attention_mask, length, past_length)
+        groups = self.heads // self.kv_heads
+        hidden = inputs_embeds
+        presents = []
+        for index, layer in enumerate(self.layers):
+            attn = layer.self_attn
+            x = layer.input_layernorm(hidden)
+            q = attn.q_proj(x).view(batch, length, self.heads, self.head_dim).transpose(1, 2)
+            k = attn.k_proj(x).view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
+            v = attn.v_proj(x).view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
+            q = q.float() * cos + _rotate_half(q.float()) * sin
+            k = k.float() * cos + _rotate_half(k.float()) * sin
+            k = torch.cat([past[2 * index], k], dim=2)
+            v = torch.cat([past[2 * index + 1], v], dim=2)
+            presents += [k, v]
+            k = k.repeat_interleave(groups, dim=1) if groups > 1 else k
+            v = v.repeat_interleave(groups, dim=1) if groups > 1 else v
+            scores = torch.matmul(q, k.transpose(2, 3)) * attn.scaling + bias
+            probs = torch.softmax(scores.float(), dim=-1).to(v.dtype)
+            out = torch.matmul(probs, v).transpose(1, 2).reshape(batch, length, -1)
+            hidden = hidden + attn.o_proj(out)
+            hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
+        logits = self.lm_head(self.norm(hidden)).float()
+        return (logits, *presents)

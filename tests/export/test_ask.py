@@ -1,0 +1,144 @@
+"""`vtedge ask` through a bundle and through the torch checkpoint it came from."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from click.testing import CliRunner
+
+from vtedge.cli import cli
+from vtedge.encode import encode_video
+
+
+def ask(*args):
+    result = CliRunner().invoke(cli, ["ask", *map(str, args)])
+    return result
+
+
+def test_bundle_and_checkpoint_give_the_same_answer(fp32_bundle, tiny_checkpoint, synth_record):
+    common = [synth_record["video"], synth_record["problem"], "--json", "--max-new-tokens", "24"]
+    for option in synth_record["options"]:
+        common += ["--options", option]
+    through_bundle = ask(*common, "--model", fp32_bundle, "--provider", "cpu")
+    through_torch = ask(*common, "--model", tiny_checkpoint)
+    assert through_bundle.exit_code == 0, through_bundle.output
+    assert through_torch.exit_code == 0, through_torch.output
+    a, b = json.loads(through_bundle.stdout), json.loads(through_torch.stdout)
+    assert set(a) == {"answer", "answer_text", "segments", "raw", "timings"}
+    assert a["raw"] and a["raw"] == b["raw"]
+    assert (a["answer"], a["answer_text"], a["segments"]) == \
+        (b["answer"], b["answer_text"], b["segments"])
+    assert a["timings"]["new_tokens"] == 24
+
+
+def test_ask_with_a_bundle_never_imports_torch(int8_bundle, synth_record):
+    code = (
+        "import sys, json\n"
+        "from click.testing import CliRunner\n"
+        "from vtedge.cli import cli\n"
+        f"args = ['ask', {synth_record['video']!r}, 'What happens?', '--options', 'A. x',"
+        f" '--model', {str(int8_bundle)!r}, '--max-new-tokens', '8', '--json']\n"
+        "result = CliRunner().invoke(cli, args)\n"
+        "assert result.exit_code == 0, result.output\n"
+        "heavy = [m for m in ('torch', 'transformers', 'triton') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "print(result.stdout.strip().splitlines()[-1])\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["timings"]["new_tokens"] == 8
+
+
+def test_ask_streams_the_reasoning_then_the_answer(int8_bundle, synth_record):
+    result = ask(synth_record["video"], "What happens?", "--options", "A. red", "--options",
+                 "B. blue", "--model", int8_bundle, "--max-new-tokens", "6")
+    assert result.exit_code == 0, result.output
+    assert "answer:" in result.stdout
+
+
+def test_a_clip_outside_the_bundle_bucket_is_refused(int8_bundle, tmp_path):
+    video = tmp_path / "wide.mp4"
+    encode_video(video, [np.full((96, 200, 3), i * 10, np.uint8) for i in range(16)], fps=8)
+    result = ask(video, "What happens?", "--model", int8_bundle)
+    assert result.exit_code == 5
+    assert "--bucket" in result.stderr and "Traceback" not in result.output
+
+
+def test_unavailable_provider_is_a_one_line_error(int8_bundle, synth_record):
+    result = ask(synth_record["video"], "q", "--model", int8_bundle, "--provider", "tensorrt")
+    assert result.exit_code == 10
+    assert "not available" in result.stderr and "CPU" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_without_a_model_it_says_no_default_is_shipped(synth_record, monkeypatch, tmp_path):
+    monkeypatch.setattr("vtedge.runtime.DEFAULT_MODEL_DIR", tmp_path / "none")
+    result = ask(synth_record["video"], "q")
+    assert result.exit_code == 8
+    assert "no embedded default model" in result.stderr
+
+
+def test_the_default_model_folder_is_used_when_it_holds_a_bundle(int8_bundle, synth_record,
+                                                                 monkeypatch):
+    monkeypatch.setattr("vtedge.runtime.DEFAULT_MODEL_DIR", int8_bundle)
+    result = ask(synth_record["video"], "q", "--json", "--max-new-tokens", "2")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_path_that_is_neither_bundle_nor_checkpoint(tmp_path, synth_record):
+    (tmp_path / "weights.bin").write_bytes(b"0")
+    result = ask(synth_record["video"], "q", "--model", tmp_path)
+    assert result.exit_code == 8
+    assert "neither a bundle" in result.stderr
+
+
+def test_predict_is_resumable(int8_bundle, synth_data, tmp_path):
+    from vtedge.datasets import load_records
+    from vtedge.predict import predict
+
+    records = load_records(synth_data)
+    out = tmp_path / "pred.jsonl"
+    predict(int8_bundle, records[:1], out, provider="cpu", max_new_tokens=4, progress=False)
+    predict(int8_bundle, records, out, provider="cpu", max_new_tokens=4, progress=False)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["problem_id"] for r in rows] == [r.problem_id for r in records]
+    assert all(r["timings"]["new_tokens"] == 4 for r in rows)
+
+
+def test_a_tampered_bundle_is_refused_before_it_runs(int8_bundle, synth_record, tmp_path):
+    import shutil
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(int8_bundle, copy)
+    graph = copy / "decoder_model_merged.onnx"
+    data = bytearray(graph.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    graph.write_bytes(bytes(data))
+    result = ask(synth_record["video"], "q", "--model", copy)
+    assert result.exit_code == 7
+    assert "decoder_model_merged.onnx does not match its sha256" in result.stderr
+
+
+def test_sampling_is_seeded(int8_bundle, synth_record):
+    from vtedge.runtime import open_model
+
+    runtime = open_model(int8_bundle, "cpu")
+    runs = [runtime.ask(synth_record["video"], "q", None, max_new_tokens=12, temperature=1.0,
+                        top_p=0.9, seed=seed).raw for seed in (1, 1, 2)]
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+
+
+def test_eval_runs_a_bundle_over_a_dataset_and_scores_it(int8_bundle, synth_data, tmp_path):
+    out = tmp_path / "pred.jsonl"
+    args = ["eval", "--model", str(int8_bundle), "--data", str(synth_data), "--out", str(out)]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert "accuracy" in first.stdout
+    assert len(out.read_text().splitlines()) == 2
+    again = CliRunner().invoke(cli, args)  # resumes: nothing left to predict
+    assert again.exit_code == 0 and len(out.read_text().splitlines()) == 2

@@ -1,0 +1,110 @@
+"""`vtedge export`: vt-tiny to fp32 and INT8 bundles that pass the parity gate."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from vtedge.bundle import GRAPHS, verify_bundle
+from vtedge.export.parity import Reference, compare, greedy_agreement
+
+
+def graph_bytes(bundle) -> int:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    return sum(manifest["files"][manifest["graphs"][g]]["bytes"] for g in GRAPHS)
+
+
+def test_fp32_bundle_passes_the_parity_gate(fp32_bundle):
+    bundle = verify_bundle(fp32_bundle)
+    parity = bundle.manifest["parity"]
+    assert parity["fp32"]["passed"] and not parity["forced"]
+    assert parity["fp32"]["greedy_agreement"] == 1.0 == parity["fp32"]["greedy_prefix"]
+    assert parity["fp32"]["logits_cosine"] > 0.9999
+    assert bundle.manifest["opset"] <= 21
+    assert bundle.quantization["precision"] == "fp32"
+
+
+def test_int8_bundle_passes_the_parity_gate_and_is_smaller(int8_bundle, fp32_bundle):
+    bundle = verify_bundle(int8_bundle)
+    parity = bundle.manifest["parity"]
+    assert parity["int8"]["passed"] and parity["fp32"]["passed"]
+    assert bundle.quantization == {**bundle.quantization, "method": "dynamic", "precision": "int8"}
+    # vt-tiny's norms, biases and graph overhead keep the ratio near 3.5x (see benchmarks).
+    assert graph_bytes(fp32_bundle) / graph_bytes(int8_bundle) > 3.0
+
+
+def test_graphs_use_the_onnx_community_layout(fp32_bundle):
+    decoder = onnx.load(str(fp32_bundle / "decoder_model_merged.onnx"))
+    onnx.checker.check_model(decoder)
+    inputs = [i.name for i in decoder.graph.input]
+    outputs = [o.name for o in decoder.graph.output]
+    layers = json.loads((fp32_bundle / "manifest.json").read_text())["model_config"][
+        "num_hidden_layers"]
+    assert inputs[:3] == ["inputs_embeds", "attention_mask", "position_ids"]
+    assert inputs[3:] == [f"past_key_values.{i}.{k}" for i in range(layers)
+                          for k in ("key", "value")]
+    assert outputs == ["logits"] + [f"present.{i}.{k}" for i in range(layers)
+                                    for k in ("key", "value")]
+    vision = onnx.load(str(fp32_bundle / "vision_encoder.onnx"))
+    assert [i.name for i in vision.graph.input] == ["pixel_values"]
+    assert [o.name for o in vision.graph.output] == ["image_features"]
+    assert all(op.version <= 21 for op in decoder.opset_import if op.domain in ("", "ai.onnx"))
+
+
+def test_parity_gate_fails_below_thresholds():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 50)).astype(np.float32)
+    reference = Reference(logits, [1, 2, 3, 4])
+    same = compare("int8", [reference], [(logits, [1, 2, 3, 4], [1, 2, 3, 4])])
+    assert same.passed and same.top1_agreement == 1.0 and same.greedy_prefix == 1.0
+    noisy = compare("int8", [reference], [(logits + rng.normal(size=logits.shape) * 2, [1, 9],
+                                           [1, 9, 3, 4])])
+    assert not noisy.passed and noisy.greedy_agreement == 0.75
+    drifted = compare("fp32", [reference], [(logits, [1, 2, 9, 9], [1, 2, 3, 4])])
+    assert not drifted.passed and drifted.greedy_prefix == 0.5
+    assert greedy_agreement([1, 2, 3, 4], [1, 2, 9, 4]) == 0.5
+
+
+def test_export_rejects_a_path_that_is_not_a_checkpoint(tmp_path):
+    from vtedge.errors import MissingPathError, ModelError
+    from vtedge.export.bundle_export import export_bundle
+
+    with pytest.raises(MissingPathError):
+        export_bundle(tmp_path / "nothing", tmp_path / "out")
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(ModelError, match="not a transformers checkpoint"):
+        export_bundle(tmp_path / "notes", tmp_path / "out")
+
+
+def test_tensorrt_target_is_static_qdq_with_standard_ops(tiny_checkpoint, synth_data, tmp_path):
+    from vtedge.export.bundle_export import export_bundle
+
+    out = tmp_path / "trt"
+    manifest = export_bundle(tiny_checkpoint, out, int8=True, target="tensorrt",
+                             calib=synth_data, calib_clips=1, parity_tokens=8,
+                             log=lambda message: None)
+    assert manifest["quantization"]["method"] == "static-qdq"
+    assert manifest["parity"]["int8"]["passed"]
+    decoder = onnx.load(str(out / "decoder_model_merged.onnx"))
+    ops = {node.op_type for node in decoder.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert all(node.domain in ("", "ai.onnx") for node in decoder.graph.node)
+    scales = [init for init in decoder.graph.initializer if init.name.endswith("_scale")
+              and len(init.dims) == 1 and init.dims[0] > 1]
+    assert scales, "weights should be quantized per channel"
+
+
+def test_export_cli_errors_are_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from vtedge.cli import cli
+
+    missing = CliRunner().invoke(cli, ["export", "--model", str(tmp_path / "x"), "--out",
+                                       str(tmp_path / "b")])
+    assert missing.exit_code == 3 and "no such checkpoint" in missing.stderr
+    usage = CliRunner().invoke(cli, ["export", "--model", str(tmp_path), "--out",
+                                     str(tmp_path / "b"), "--distill-to", "vt-tiny"])
+    assert usage.exit_code == 2 and "--data" in usage.output
