@@ -15,7 +15,7 @@ _EXPORTS = {
     "DatasetError": "vtedge.errors",
     "MissingPathError": "vtedge.errors",
     "ModelError": "vtedge.errors",
-    "NotBuiltError": "vtedge.errors",
+    "ProviderError": "vtedge.errors",
     "VideoDecodeError": "vtedge.errors",
     "VtedgeError": "vtedge.errors",
     "PRESETS": "vtedge.spec",

@@ -47,12 +47,6 @@ class ModelError(VtedgeError):
     exit_code = 8
 
 
-class NotBuiltError(VtedgeError):
-    """The requested capability does not exist in this version of vtedge yet."""
-
-    exit_code = 9
-
-
 class ProviderError(VtedgeError):
     """An onnxruntime execution provider was requested that this install does not offer."""
 
