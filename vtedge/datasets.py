@@ -125,8 +125,12 @@ def _resolve_root(folder: str | os.PathLike, base: Path) -> Path:
     return Path(os.path.normpath(folder if folder.is_absolute() else base / folder))
 
 
-def _read_rows(path: Path) -> list[tuple[int, Any]]:
-    """``(line, value)`` per record: JSONL line numbers, or 1-based positions in a JSON list."""
+def read_json_rows(path: Path) -> list[tuple[int, Any]]:
+    """``(line, value)`` per record: JSONL line numbers, or 1-based positions in a JSON list.
+
+    A JSONL line that does not parse comes back as a ``BadRecord`` value, so the caller
+    decides whether it is fatal; a broken JSON list is a ``DatasetError``.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -266,7 +270,7 @@ def load_records(
     )
     loaded = LoadedRecords()
     seen_ids: dict[str | int, int] = {}
-    for line, value in _read_rows(path):
+    for line, value in read_json_rows(path):
         try:
             record = parse_record(value, resolved, str(path), line, check_videos)
             if record.problem_id is not None:

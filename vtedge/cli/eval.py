@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from vtedge.errors import DatasetError, MissingPathError
+from vtedge.datasets import BadRecord, read_json_rows
+from vtedge.errors import MissingPathError
 
 
 def read_predictions(path: Path) -> tuple[list[dict], list[str]]:
@@ -18,29 +19,13 @@ def read_predictions(path: Path) -> tuple[list[dict], list[str]]:
     """
     if not path.is_file():
         raise MissingPathError(f"predictions file not found: {path}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise DatasetError(f"{path}: not UTF-8 text ({error.reason})") from None
-    if text.lstrip().startswith("["):
-        try:
-            rows = list(enumerate(json.loads(text), start=1))
-        except json.JSONDecodeError as error:
-            raise DatasetError(f"{path}:{error.lineno}: invalid JSON: {error.msg}") from None
-    else:
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    rows.append((number, json.loads(line)))
-                except json.JSONDecodeError as error:
-                    rows.append((number, f"invalid JSON ({error.msg})"))
+    rows = read_json_rows(path)
     predictions, bad = [], []
     for number, value in rows:
         if isinstance(value, dict):
             predictions.append(value)
         else:
-            reason = value if isinstance(value, str) else "not a JSON object"
+            reason = value if isinstance(value, BadRecord) else "not a JSON object"
             bad.append(f"{path}:{number}: {reason}")
     return predictions, bad
 
