@@ -201,7 +201,7 @@ def fused_linear_case(clock: Clock, device: torch.device, tokens: int, hidden_si
             for name, fn in impls]
 
 
-def render(rows: list[Row], copy_gbs: float, device_name: str, header: list[str]) -> str:
+def render(rows: list[Row], copy_gbs: float, header: list[str]) -> str:
     """Markdown: header lines, then one table; ratios are to the first impl of each shape."""
     lines = [*header, "", f"Device-to-device copy in this run: {copy_gbs:.1f} GB/s.", "",
              "| kernel | shape | impl | time (ms) | GB/s | % of copy | peak extra (MiB) "
@@ -274,7 +274,7 @@ def run(out: Path | None = None, quiet: bool = False) -> int:
     for tokens in fused_tokens:
         say(f"measuring fused-linear GRPO, {tokens} tokens ...")
         rows += fused_linear_case(clock, device, tokens, hidden_size, cuda, note)
-    table = render(rows, copy_gbs, name, header)
+    table = render(rows, copy_gbs, header)
     print(table)
     out = out or RESULTS / f"kernels-{'cpu' if not cuda else device_slug(name)}.md"
     out.parent.mkdir(parents=True, exist_ok=True)

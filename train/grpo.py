@@ -164,7 +164,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
     from vtedge.train.tokenizer import special_token_ids
     from vtedge.train.validate import decode_completions
 
-    started = start_run(config, "grpo", model_arg=config.model)
+    started = start_run(config, model_arg=config.model)
     config = config.resolved(started.loaded.preset)
     session, loaded = started.session, started.loaded
     ids = special_token_ids(loaded.tokenizer)

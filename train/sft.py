@@ -108,7 +108,7 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     from vtedge.train.tokenizer import special_token_ids
     from vtedge.train.validate import validate
 
-    started = start_run(config, "sft", model_arg=config.model)
+    started = start_run(config, model_arg=config.model)
     config = config.resolved(started.loaded.preset)
     session, loaded = started.session, started.loaded
     ids = special_token_ids(loaded.tokenizer)

@@ -31,7 +31,7 @@ def load_dataset(path, root=None, limit: int | None = None, what: str = "trainin
     return records
 
 
-def start_run(config, command: str, *, model_arg: str) -> Started:
+def start_run(config, *, model_arg: str) -> Started:
     """Run dir, records and model, in that order; resuming reloads ``last/``."""
     from vtedge.spec import get_spec
     from vtedge.train.lora import apply_lora, load_adapter_weights

@@ -178,7 +178,7 @@ class VideoReader:
             height, width = width, height
         fps = self._rate()
         start = self._time(first, 0.0)
-        duration, total, exact = self._length(fps, start)
+        duration, total, exact = self._length(fps)
         return StreamInfo(
             codec=context.name,
             height=height,
@@ -199,7 +199,7 @@ class VideoReader:
                 return float(rate)
         raise VideoDecodeError(f"{self.path}: the video stream has no frame rate")
 
-    def _length(self, fps: float, start: float) -> tuple[float, int, bool]:
+    def _length(self, fps: float) -> tuple[float, int, bool]:
         """Duration in seconds and frame count; the count is estimated when not indexed."""
         stream, container = self._stream, self._container
         duration = None

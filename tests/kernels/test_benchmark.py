@@ -16,7 +16,7 @@ def test_table_reports_bandwidth_share_and_ratio_to_the_reference(bench):
     rows = [bench.Row("k", "s", "torch eager", 4.0, 8e6, None),
             bench.Row("k", "s", "triton", 1.0, 8e6, 12.0),
             bench.Row("k", "s", "triton in-place", None, 8e6, None, "OOM")]
-    table = bench.render(rows, copy_gbs=16.0, device_name="x", header=["# t"])
+    table = bench.render(rows, copy_gbs=16.0, header=["# t"])
     lines = table.splitlines()
     assert "Device-to-device copy in this run: 16.0 GB/s." in table
     assert lines[-3].split("|")[4:9] == [" 4.00 ", " 2.0 ", " 12% ", " n/a ", " 1.00x "]
