@@ -47,8 +47,8 @@ def prepare_examples(records: Sequence, tokenizer, spec: VisionSpec, *,
                      progress: bool = True) -> list[Example]:
     """Decode every clip and tokenize every prompt up front, so a bad clip or an
     over-budget clip stops the run before any training step."""
+    from vtedge.progress import progress_bar
     from vtedge.reasoning import render_chat
-    from vtedge.train.progress import progress_bar
     from vtedge.video import load_clip
 
     examples: list[Example] = []

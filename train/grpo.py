@@ -152,11 +152,11 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
 
     from vtedge.kernels import grpo_loss
     from vtedge.kernels.reference import group_advantages
+    from vtedge.progress import progress_bar
     from vtedge.train.batch import prepare_examples, prompt_batch
     from vtedge.train.lora import is_lora
     from vtedge.train.metrics_log import MetricsLog
     from vtedge.train.optim import build_optimizer, build_scheduler
-    from vtedge.train.progress import progress_bar
     from vtedge.train.rollout import HFGenerateRollout
     from vtedge.train.run_dir import LAST, StopRequest, load_trainer_state
     from vtedge.train.sft import global_batch

@@ -99,10 +99,10 @@ def token_loss_sum(logits, labels):
 
 def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     """Run (or resume) SFT; ``on_step(step, row)`` may return True to stop as a signal does."""
+    from vtedge.progress import progress_bar
     from vtedge.train.batch import prepare_examples, sft_batch
     from vtedge.train.metrics_log import MetricsLog
     from vtedge.train.optim import build_optimizer, build_scheduler
-    from vtedge.train.progress import progress_bar
     from vtedge.train.run_dir import LAST, StopRequest, load_trainer_state
     from vtedge.train.start import record_run, save, start_run
     from vtedge.train.tokenizer import special_token_ids

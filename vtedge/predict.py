@@ -48,8 +48,7 @@ def predict(model: str | Path | None, records: Sequence, out: str | Path, *,
             temperature: float | None = None, top_p: float | None = None, seed: int = 0,
             progress: bool = True, warn=None) -> Path:
     """Append one ``{"problem_id", "output", "answer", "timings"}`` line per new record."""
-    from rich.progress import Progress
-
+    from vtedge.progress import progress_bar
     from vtedge.runtime import open_model
 
     decoding = published_decoding()
@@ -74,9 +73,8 @@ def predict(model: str | Path | None, records: Sequence, out: str | Path, *,
         def warn(message: str) -> None:
             print(f"vtedge: warning: {message}", file=sys.stderr)
     runtime = open_model(model, provider, warn=warn)
-    with Progress(disable=not progress, transient=True) as bar, \
+    with progress_bar("predict", len(todo), disable=not progress, transient=True) as advance, \
             out.open("a", encoding="utf-8") as sink:
-        task = bar.add_task("predict", total=len(todo))
         for record in todo:
             answer = runtime.ask(record.video_path, record.problem, list(record.options) or None,
                                  max_new_tokens=max_new_tokens, temperature=temperature,
@@ -85,5 +83,5 @@ def predict(model: str | Path | None, records: Sequence, out: str | Path, *,
                    "answer": answer.answer, "timings": answer.timings}
             sink.write(json.dumps(row, ensure_ascii=False) + "\n")
             sink.flush()
-            bar.advance(task)
+            advance()
     return out

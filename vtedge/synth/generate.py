@@ -105,21 +105,20 @@ def generate_split(
     chunk = 16
     jobs = [(out, list(range(s, min(n, s + chunk))), seed, split) for s in range(0, n, chunk)]
 
-    from rich.progress import Progress
+    from vtedge.progress import progress_bar
 
     records: list[dict] = []
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"synth {split}", total=n)
+    with progress_bar(f"synth {split}", n, disable=not progress, transient=True) as advance:
         if workers > 1 and len(jobs) > 1:
             with ProcessPoolExecutor(workers) as pool:
                 for done in pool.map(_make_chunk, jobs):
                     records.extend(done)
-                    bar.advance(task, len(done))
+                    advance(len(done))
         else:
             for job in jobs:
                 done = _make_chunk(job)
                 records.extend(done)
-                bar.advance(task, len(done))
+                advance(len(done))
 
     path = out / "records.jsonl"
     with open(path, "w", encoding="utf-8") as f:

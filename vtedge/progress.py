@@ -1,4 +1,5 @@
-"""A rich progress bar that can be silenced (``--quiet``) and never touches a pipe's output."""
+"""The progress bar of every long job (decoding, synthesis, training, prediction): rich on
+stderr, so it never touches a pipe's output, and silenced by ``--quiet``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from contextlib import contextmanager
 
 @contextmanager
 def progress_bar(label: str, total: int | None, disable: bool = False,
-                 ) -> Iterator[Callable[..., None]]:
-    """Yields ``advance(n=1, **fields)``; ``fields`` are shown after the bar (loss, lr)."""
+                 transient: bool = False) -> Iterator[Callable[..., None]]:
+    """Yields ``advance(n=1, **fields)``; ``fields`` are shown after the bar (loss, lr).
+
+    A ``transient`` bar is erased when done, for jobs whose own output follows it.
+    """
     if disable:
         yield lambda n=1, **fields: None
         return
@@ -25,7 +29,7 @@ def progress_bar(label: str, total: int | None, disable: bool = False,
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
-    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+    with Progress(*columns, console=Console(stderr=True), transient=transient) as progress:
         task = progress.add_task(label, total=total, info="")
 
         def advance(n: int = 1, **fields) -> None:
