@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from vtedge.cli import cli
-from vtedge.synth import generate_split
+from vtedge.synth import BASE_FAMILIES, generate_split
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_gold_predictions_score_perfectly(split, tmp_path):
     scores = json.loads((tmp_path / "out" / "s.json").read_text())
     assert scores["accuracy"] == 1.0 and scores["format_rate"] == 1.0
     assert scores["grounding"]["miou"] == 1.0 and scores["grounding"]["r@0.5"] == 1.0
-    assert set(scores["by_family"]) == {"state", "order", "count", "after"}
+    assert set(scores["by_family"]) == set(BASE_FAMILIES)
     assert "unmatched:" not in result.output and "mIoU %" in result.output
 
 
@@ -72,11 +72,15 @@ def test_shuffled_unmatched_and_malformed(split, tmp_path):
     )
 
 
-def test_missing_model_is_an_error_and_pred_is_needed(split):
+def test_missing_model_is_an_error(split, tmp_path, monkeypatch):
     _, data, _ = split
     result = _run("--model", "bundle/", "--data", str(data))
     assert result.exit_code == 3 and "vtedge: error: bundle: no such model" in result.output
-    assert _run("--data", str(data)).exit_code == 2
+    assert _run("--model", "b/", "--pred", "p.jsonl", "--data", str(data)).exit_code == 2
+    # Neither --model nor --pred: the embedded default model, or a clear error without one.
+    monkeypatch.setattr("vtedge.runtime.DEFAULT_MODEL_DIR", tmp_path / "none")
+    result = _run("--data", str(data))
+    assert result.exit_code == 8 and "no embedded default model" in result.output
 
 
 def test_bad_records_error_or_skip(split, tmp_path):

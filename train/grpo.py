@@ -59,6 +59,7 @@ class GRPOConfig:
     lora_rank: int = 16
     lora_alpha: int = 32
     freeze_vision: bool = False
+    vision_lr_scale: float = 1.0
     seed: int = 0
     resume: bool = False
     overwrite: bool = False
@@ -188,7 +189,8 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
     if config.beta and not is_lora(model):
         reference = copy.deepcopy(model).eval().requires_grad_(False).to(session.device)
     model.train()
-    optimizer = build_optimizer(model.parameters(), config.lr, config.weight_decay)
+    optimizer = build_optimizer(model, config.lr, config.weight_decay,
+                                config.vision_lr_scale)
     scheduler = build_scheduler(optimizer, total_steps, warmup)
     model, optimizer = session.accelerator.prepare(model, optimizer)
     start_step = 0

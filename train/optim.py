@@ -14,18 +14,25 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, min_ratio: float =
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def build_optimizer(parameters, lr: float, weight_decay: float, betas=(0.9, 0.999),
-                    eps: float = 1e-8):
-    """AdamW with no decay on biases and norm weights (1-D tensors), as is customary."""
+def build_optimizer(model, lr: float, weight_decay: float, vision_lr_scale: float = 1.0,
+                    betas=(0.9, 0.999), eps: float = 1e-8):
+    """AdamW with no decay on biases and norm weights (1-D tensors), as is customary.
+
+    The vision tower's groups run at ``lr * vision_lr_scale``: trained from scratch at the
+    language model's rate, a tiny tower collapses to one constant feature.
+    """
     import torch
 
-    decay, no_decay = [], []
-    for param in parameters:
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, param in model.named_parameters():
         if param.requires_grad:
-            (no_decay if param.ndim < 2 else decay).append(param)
-    groups = [{"params": decay, "weight_decay": weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps)
+            key = (".visual." in f".{name}", param.ndim >= 2)
+            groups.setdefault(key, []).append(param)
+    return torch.optim.AdamW(
+        [{"params": params, "lr": lr * (vision_lr_scale if vision else 1.0),
+          "weight_decay": weight_decay if decays else 0.0}
+         for (vision, decays), params in sorted(groups.items())],
+        lr=lr, betas=betas, eps=eps)
 
 
 def build_scheduler(optimizer, total_steps: int, warmup_steps: int, min_ratio: float = 0.0):

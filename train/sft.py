@@ -49,6 +49,7 @@ class SFTConfig:
     lora_rank: int = 16
     lora_alpha: int = 32
     freeze_vision: bool = False
+    vision_lr_scale: float = 1.0
     seed: int = 0
     resume: bool = False
     overwrite: bool = False
@@ -134,7 +135,8 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
 
     model = loaded.model
     model.train()
-    optimizer = build_optimizer(model.parameters(), config.lr, config.weight_decay)
+    optimizer = build_optimizer(model, config.lr, config.weight_decay,
+                                config.vision_lr_scale)
     scheduler = build_scheduler(optimizer, total_steps, warmup, config.min_lr_ratio)
     model, optimizer = session.accelerator.prepare(model, optimizer)
     start_step, best = 0, None

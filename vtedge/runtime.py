@@ -202,20 +202,26 @@ def default_model() -> Path | None:
     return DEFAULT_MODEL_DIR if is_bundle(DEFAULT_MODEL_DIR) else None
 
 
+def model_path(path: str | Path | None) -> Path:
+    """``path``, or the embedded default model when it is None."""
+    if path is not None:
+        return Path(path)
+    embedded = default_model()
+    if embedded is None:
+        raise ModelError(
+            "no model given and this install has no embedded default model (make "
+            "default-model builds it); pass --model BUNDLE or a checkpoint directory"
+        )
+    return embedded
+
+
 def open_model(path: str | Path | None, provider: str = "auto", *,
                cache_dir: str | Path | None = None, warn: Callable[[str], None] | None = None):
     """A runtime for a bundle (onnxruntime) or a checkpoint directory (torch).
 
     Both have ``ask(video, question, options, …) -> Answer`` and a ``spec``.
     """
-    if path is None:
-        path = default_model()
-        if path is None:
-            raise ModelError(
-                "no model given and no embedded default model is shipped yet; pass "
-                "--model BUNDLE (from `vtedge export`) or a checkpoint directory"
-            )
-    path = Path(path)
+    path = model_path(path)
     if not path.exists():
         raise MissingPathError(f"{path}: no such model (bundle or checkpoint directory)")
     if is_bundle(path):

@@ -45,7 +45,9 @@ def _source_roots(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--pred", type=click.Path(), help='Predictions JSONL: {"problem_id", "output"} per line.'
 )
-@click.option("--model", type=click.Path(), help="A bundle or checkpoint to run over the dataset.")
+@click.option("--model", type=click.Path(),
+              help="A bundle or checkpoint to run over the dataset (default, without "
+              "--pred: the embedded default model).")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="With --model: predictions JSONL to write (resumable; "
               "default MODEL.pred.jsonl).")
@@ -83,18 +85,23 @@ def command(
     predictions without a record are listed.
 
     \b
-    Example:
-      vtedge eval --pred preds.jsonl --data data/val/records.jsonl --json scores.json
+    Examples:
+      vtedge eval --data examples/questions.jsonl
+      vtedge eval --model bundles/tiny --data data/val/records.jsonl --json scores.json
+      vtedge eval --pred preds.jsonl --data data/val/records.jsonl
     """
     from vtedge.datasets import load_records
     from vtedge.metrics import render_table, score
 
-    if model is not None:
-        if pred is not None:
-            raise click.UsageError("give either --model (to run it) or --pred, not both")
+    if model is not None and pred is not None:
+        raise click.UsageError("give either --model (to run it) or --pred, not both")
+    run_model = pred is None
+    if run_model:
+        from vtedge.runtime import model_path
+
+        # Without either, run the embedded default model.
+        model = str(model_path(model))
         pred = out or f"{Path(model).name}.pred.jsonl"
-    if pred is None:
-        raise click.UsageError("give --pred PRED.jsonl (predictions to score)")
     records = load_records(
         data,
         root=root,
@@ -102,7 +109,7 @@ def command(
         skip_bad=skip_bad,
         check_videos=not no_check_videos,
     )
-    if model is not None:
+    if run_model:
         from vtedge.predict import predict
 
         predict(model, records, pred)

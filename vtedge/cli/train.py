@@ -43,6 +43,8 @@ def common_options(function):
         click.option("--lora-rank", type=int, default=16, show_default=True),
         click.option("--lora-alpha", type=int, default=32, show_default=True),
         click.option("--freeze-vision", is_flag=True, help="Keep the vision tower fixed."),
+        click.option("--vision-lr-scale", type=float, default=1.0, show_default=True,
+                     help="The vision tower's learning rate as a fraction of --lr."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--threads", type=int, help="CPU threads for torch (default: torch's)."),
         click.option("--cpu", is_flag=True, help="Train on the CPU even if a GPU is present."),

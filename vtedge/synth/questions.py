@@ -3,7 +3,10 @@
 Every family needs the model to find a moment (``<time>``), say what it shows
 (``<caption>``) and reason over it (``<think>``) before answering. The base families are
 ``state``, ``order``, ``count`` and ``after``; the ood split adds two-hop compositions
-(``state-after``, ``who-state``) that train never asks.
+(``state-after``, ``who-state``) that train never asks. ``describe`` walks the whole clip
+phase by phase: its trace captions every shape in every phase, so a model learning it gets
+a dense signal to read the frames (a tiny model trained on the other families alone
+learns their text and ignores the video).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from vtedge.reasoning.timestamps import format_span
 from vtedge.synth.scene import COLOURS, EVENT_KINDS, Event, Scene
 
 OPTION_LETTERS = "ABCDEF"
-BASE_FAMILIES = ("state", "order", "count", "after")
+BASE_FAMILIES = ("state", "order", "count", "after", "describe")
 TWO_HOP_FAMILIES = ("state-after", "who-state")
 ORDINALS = {"first": 0, "second": 1, "last": -1}
 
@@ -325,6 +328,43 @@ def ask_who_state(rng: np.random.Generator, scene: Scene) -> Question | None:
     )
 
 
+def _phase_caption(scene: Scene, time: float) -> tuple[str, int]:
+    """Every visible shape at ``time`` in a fixed order of shapes, and how many there are.
+
+    The shape comes first, then what it looks like, so each word can be read off the
+    frames by looking for that shape.
+    """
+    visible = []
+    for k in sorted(range(len(scene.objects)), key=lambda k: scene.objects[k].shape):
+        state = scene.state(k, time)
+        if state.visible:
+            motion = "moving" if state.moving else "still"
+            visible.append(f"The {scene.objects[k].shape} is {state.colour} and {motion}.")
+    return (" ".join(visible) if visible else "Nothing is visible."), len(visible)
+
+
+def ask_describe(rng: np.random.Generator, scene: Scene) -> Question | None:
+    """How many shapes are visible at the end? Answered by captioning every phase."""
+    blocks, count = [], 0
+    for phase in range(scene.phases):
+        start = phase * scene.phase_seconds
+        caption, count = _phase_caption(scene, start + scene.phase_seconds / 2)
+        thought = f"{count} shape{'' if count == 1 else 's'} visible here."
+        blocks.append(Block(start, start + scene.phase_seconds, caption, thought))
+    choices = tuple(str(n) for n in range(len(scene.objects) + 1))
+    if len(choices) < 4:
+        choices = tuple(str(n) for n in range(4))
+    return Question(
+        "describe",
+        "How many shapes are visible at the end of the video?",
+        choices,
+        count,
+        tuple(blocks),
+        f"So {count} shape{'' if count == 1 else 's'} {'is' if count == 1 else 'are'} "
+        "visible at the end.",
+    )
+
+
 FAMILIES: dict[str, Callable[[np.random.Generator, Scene], Question | None]] = {
     "state": ask_state,
     "order": ask_order,
@@ -332,4 +372,5 @@ FAMILIES: dict[str, Callable[[np.random.Generator, Scene], Question | None]] = {
     "after": ask_after,
     "state-after": ask_state_after,
     "who-state": ask_who_state,
+    "describe": ask_describe,
 }

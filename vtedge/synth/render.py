@@ -1,8 +1,14 @@
 """Draw a scene as RGB frames with numpy and encode it as an H.264 clip.
 
-Big saturated shapes on a plain dark background, one column per object, so a model at
-112x112 can tell them apart. A resting shape sits low in its column; a moving one bobs in
-the upper band, so a single frame already shows whether it moves.
+Big saturated shapes on a dark background, one column per object, so a model at 112x112
+can tell them apart. A resting shape sits low in its column; a moving one bobs in the upper
+band, so a single frame already shows whether it moves.
+
+The background's tint is a timecode: it changes every whole second, through
+``TIMECODE`` in order. Qwen2.5-VL's visual tokens carry their time only in M-RoPE
+positions, which a few-million-parameter model trained on a CPU does not learn to read
+in its budget; a tint every patch shows makes "when" a thing the model can see, as
+burnt-in timestamps do in real footage (and frame numbers do in NumPro, CVPR 2025).
 """
 
 from __future__ import annotations
@@ -17,7 +23,11 @@ from vtedge.synth.scene import Scene
 
 SIZE = 112
 FPS = 8
-BACKGROUND = (24, 24, 24)
+# Dark, desaturated tints, one per second (then round again), far from the shapes' colours.
+TIMECODE = (
+    (24, 24, 24), (70, 50, 30), (30, 60, 60), (60, 30, 70), (50, 70, 30), (30, 40, 80),
+    (80, 30, 45), (75, 75, 75), (35, 75, 45), (80, 60, 60), (45, 45, 20), (20, 45, 45),
+)
 RGB = {
     "red": (230, 30, 30),
     "green": (30, 200, 40),
@@ -59,10 +69,15 @@ def object_y(moving: bool, since: float, time: float) -> int:
     return int(round(MOVING_Y + BOB * np.sin(2 * np.pi * (time - since) / BOB_PERIOD)))
 
 
+def background(time: float) -> tuple[int, int, int]:
+    """The timecode tint of second ``floor(time)``."""
+    return TIMECODE[int(time) % len(TIMECODE)]
+
+
 def render_frame(scene: Scene, time: float) -> np.ndarray:
     """The ``(SIZE, SIZE, 3)`` uint8 frame at ``time`` seconds."""
     frame = np.empty((SIZE, SIZE, 3), dtype=np.uint8)
-    frame[:] = BACKGROUND
+    frame[:] = background(time)
     for k, obj in enumerate(scene.objects):
         state = scene.state(k, time)
         if not state.visible:
