@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench default-model reproduce clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,15 +24,24 @@ $(VENV)/.full: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -c $(VENV)/torch-constraint.txt -e '.[cpu,train,export,dev]'
 	touch $@ $(VENV)/.core
 
+# The main job: ask the embedded default model about an example clip (no --model).
 demo: $(VENV)/.core
-	$(BIN)/vtedge data synth --out build/demo --n 1 --seed 0 --split train --quiet
-	$(BIN)/vtedge frames build/demo/videos/synth-train-0-000000.mp4
+	$(BIN)/vtedge ask examples/state.mp4 "What colour was the triangle when the square appeared?" \
+		--options "A. yellow" --options "B. red" --options "C. blue" --options "D. green"
 
 test: $(VENV)/.full
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(VENV)/.full
 	$(BIN)/ruff check vtedge kernels train export benchmarks tests
+
+# Train the embedded default model from nothing (seeded) and install it in vtedge/default_model/.
+default-model: $(VENV)/.full
+	$(BIN)/python -m benchmarks.default_model
+
+# SFT vs SFT + GRPO vs the shipped INT8 bundle over 3 seeds -> benchmarks/REPRODUCE.md.
+reproduce: $(VENV)/.full
+	$(BIN)/python -m benchmarks.reproduce
 
 bench: $(VENV)/.full
 	$(BIN)/python -m benchmarks.decode

@@ -10,13 +10,14 @@ SFT_DEFAULTS: dict[str, dict] = {
     CHECKPOINT: {"lr": 1e-5, "epochs": 1.0, "batch_size": 16, "micro_batch": 1,
                  "warmup_ratio": 0.03, "weight_decay": 0.0, "max_grad_norm": 1.0,
                  "max_new_tokens": 1024},
-    # From scratch, a few million parameters: a large rate and many passes over the suite.
+    # From scratch, a few million parameters: a large rate and many passes over the suite;
+    # 256 new tokens cover the synthetic suite's longest (`describe`) traces.
     "vt-tiny": {"lr": 2e-3, "epochs": 8.0, "batch_size": 16, "micro_batch": 16,
                 "warmup_ratio": 0.05, "weight_decay": 0.01, "max_grad_norm": 1.0,
-                "max_new_tokens": 160},
+                "max_new_tokens": 256},
     "vt-small": {"lr": 1e-3, "epochs": 8.0, "batch_size": 16, "micro_batch": 8,
                  "warmup_ratio": 0.05, "weight_decay": 0.01, "max_grad_norm": 1.0,
-                 "max_new_tokens": 160},
+                 "max_new_tokens": 256},
 }
 
 GRPO_DEFAULTS: dict[str, dict] = {
@@ -26,7 +27,7 @@ GRPO_DEFAULTS: dict[str, dict] = {
     # vtedge-trained presets: a small model tolerates (and needs) a larger step.
     "preset": {"lr": 2e-4, "beta": 0.04, "weight_decay": 0.01, "max_grad_norm": 5.0,
                "num_generations": 8, "prompts_per_step": 4, "micro_batch": 32,
-               "temperature": 1.0, "max_new_tokens": 160, "warmup_ratio": 0.0},
+               "temperature": 1.0, "max_new_tokens": 256, "warmup_ratio": 0.0},
 }
 
 

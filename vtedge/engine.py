@@ -61,7 +61,10 @@ def resolve_provider(requested: str, available: list[str], bundle: Bundle | None
     dynamic = bundle is not None and bundle.quantization.get("method") == "dynamic"
     for name in AUTO_ORDER:
         if PROVIDERS[name] in available and not (name == "tensorrt" and dynamic):
-            if name != "tensorrt" and warn is not None:
+            # Say why a GPU machine runs on less than TensorRT; a CPU-only onnxruntime
+            # has nothing else to offer, so silence there.
+            gpu = PROVIDERS["tensorrt"] in available or PROVIDERS["cuda"] in available
+            if name != "tensorrt" and gpu and warn is not None:
                 why = "the bundle is dynamic INT8 (CPU target)" if dynamic and \
                     PROVIDERS["tensorrt"] in available else "TensorRT is not available"
                 warn(f"{why}; running on {name.upper() if name == 'cpu' else 'CUDA'} "

@@ -1,0 +1,102 @@
+"""The default model's recipe as seeded stages: synthesize the suite, SFT then GRPO
+``vt-tiny``, export a bundle, evaluate it. Every stage runs the real ``vtedge`` CLI, logs
+the exact command, and is skipped when its output already exists, so a stopped recipe
+picks up where it was.
+
+``benchmarks.default_model`` runs it once and installs the bundle in the package;
+``benchmarks.reproduce`` runs it over several seeds and writes ``REPRODUCE.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# (records, seed) per split; the data stay the same whatever the training seed.
+SPLITS = {"train": (2000, 0), "val": (100, 1), "ood": (100, 2)}
+SFT_ARGS = ["--model", "vt-tiny", "--lr", "2e-3", "--max-steps", "400", "--batch-size", "16",
+            "--micro-batch", "16", "--eval-every", "100", "--save-every", "50",
+            "--val-generate", "40", "--vision-lr-scale", "0.1"]
+GRPO_ARGS = ["--max-steps", "40", "--save-every", "10", "--max-new-tokens", "256"]
+
+
+@dataclass
+class Recipe:
+    """Where the recipe writes (``root``) and how many torch threads each stage uses."""
+
+    root: Path
+    threads: int = 1
+    commands: list[str] = field(default_factory=list)
+
+    def data(self, split: str) -> Path:
+        return self.root / "data" / split / "records.jsonl"
+
+    def run(self, done: bool, *args: str, restart: tuple[str, ...] = ()) -> None:
+        """Run ``vtedge ARGS`` (plus ``restart``) unless ``done``; either way the command
+        joins the log."""
+        command = "vtedge " + shlex.join(args)
+        self.commands.append(command)
+        if done:
+            return
+        print(f"[{time.strftime('%H:%M:%S')}] {command}", flush=True)
+        subprocess.run([sys.executable, "-m", "vtedge.cli", *args, *restart], check=True)
+
+    def synthesize(self) -> None:
+        for split, (n, seed) in SPLITS.items():
+            self.run(self.data(split).exists(), "data", "synth", "--out",
+                     str(self.data(split).parent), "--n", str(n), "--seed", str(seed),
+                     "--split", split, "--quiet")
+
+    def sft(self, seed: int) -> Path:
+        out = self.root / "runs" / f"sft-s{seed}"
+        self.run(self._finished(out, SFT_ARGS), "train", "sft", *SFT_ARGS,
+                 "--data", str(self.data("train")), "--val-data", str(self.data("val")),
+                 "--out", str(out), "--seed", str(seed), "--threads", str(self.threads),
+                 "--quiet", restart=self._restart(out))
+        return out / "last"
+
+    def grpo(self, seed: int, init: Path) -> Path:
+        out = self.root / "runs" / f"grpo-s{seed}"
+        self.run(self._finished(out, GRPO_ARGS), "train", "grpo", *GRPO_ARGS,
+                 "--init", str(init), "--data", str(self.data("train")), "--out", str(out),
+                 "--seed", str(seed), "--threads", str(self.threads), "--quiet",
+                 restart=self._restart(out))
+        return out / "last"
+
+    def export(self, checkpoint: Path, name: str, int8: bool) -> Path:
+        out = self.root / "bundles" / name
+        self.run((out / "manifest.json").exists(), "export", "--model", str(checkpoint),
+                 "--out", str(out), "--calib", str(self.data("val")),
+                 *(["--int8"] if int8 else []), "--quiet")
+        return out
+
+    def evaluate(self, bundle: Path, split: str) -> dict:
+        """Scores of ``bundle`` on ``split`` plus the mean completion length in tokens."""
+        scores = self.root / "scores" / f"{bundle.name}-{split}.json"
+        pred = scores.with_suffix(".pred.jsonl")
+        self.run(scores.exists(), "eval", "--model", str(bundle), "--data",
+                 str(self.data(split)), "--out", str(pred), "--json", str(scores))
+        result = json.loads(scores.read_text(encoding="utf-8"))
+        lengths = [json.loads(line)["timings"]["new_tokens"]
+                   for line in pred.read_text(encoding="utf-8").splitlines() if line.strip()]
+        result["completion_length"] = sum(lengths) / max(1, len(lengths))
+        return result
+
+    @staticmethod
+    def _finished(out: Path, args: list[str]) -> bool:
+        """Whether the run in ``out`` saved its ``--max-steps``-th step."""
+        state = out / "last" / "vtedge.json"
+        if not state.exists():
+            return False
+        steps = int(args[args.index("--max-steps") + 1])
+        return json.loads(state.read_text(encoding="utf-8")).get("step", 0) >= steps
+
+    @staticmethod
+    def _restart(out: Path) -> tuple[str, ...]:
+        """Resume a run that saved a checkpoint; otherwise start over in ``out``."""
+        return ("--resume",) if (out / "last").exists() else ("--overwrite",)

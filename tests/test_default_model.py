@@ -1,0 +1,42 @@
+"""The embedded default model: it ships, it verifies, and `vtedge ask` uses it when no
+model is named, on the example clips that ship beside it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vtedge.bundle import verify_bundle
+from vtedge.cli import cli
+from vtedge.datasets import load_records
+from vtedge.runtime import DEFAULT_MODEL_DIR, default_model
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "questions.jsonl"
+MAX_BYTES = 25 * 1024 * 1024
+
+
+def test_embedded_bundle_ships_and_verifies():
+    assert default_model() == DEFAULT_MODEL_DIR
+    bundle = verify_bundle(DEFAULT_MODEL_DIR)
+    assert bundle.quantization["precision"] == "int8"
+    size = sum(f.stat().st_size for f in DEFAULT_MODEL_DIR.iterdir() if f.is_file())
+    assert size <= MAX_BYTES
+
+
+@pytest.mark.parametrize("record", load_records(EXAMPLES), ids=lambda r: r.family)
+def test_ask_without_model_answers_an_example(record):
+    args = ["ask", str(record.video_path), record.problem, "--json"]
+    for option in record.options:
+        args += ["--options", option]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    letters = [option.split(".")[0] for option in record.options]
+    assert answer["answer"] in letters
+    assert answer["answer_text"] == record.options[letters.index(answer["answer"])][3:]
+    assert answer["segments"], answer["raw"]
+    for segment in answer["segments"]:
+        assert 0 <= segment["start"] <= segment["end"]
