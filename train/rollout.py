@@ -29,6 +29,13 @@ class Completions:
     truncated: list[bool]  # ran out of max_new_tokens before ending the turn
 
 
+def vision_placeholder_ids(config) -> list[int]:
+    """Tokens a completion must never hold: a sampled ``<|video_pad|>`` would make the
+    training forward look for video features that do not exist."""
+    names = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+    return [getattr(config, name) for name in names if getattr(config, name, None) is not None]
+
+
 class RolloutEngine(Protocol):
     def generate(self, prompts: dict, num_generations: int, *, max_new_tokens: int,
                  temperature: float = 1.0, top_p: float = 1.0, greedy: bool = False,
@@ -64,7 +71,8 @@ class HFGenerateRollout:
         with torch.no_grad():
             sequences = self.model.generate(
                 **inputs, max_new_tokens=max_new_tokens, eos_token_id=self.eos_id,
-                pad_token_id=self.pad_id, use_cache=True, **sampling,
+                pad_token_id=self.pad_id, use_cache=True,
+                suppress_tokens=vision_placeholder_ids(self.model.config), **sampling,
             )
         self.model.train(was_training)
         # Cached M-RoPE deltas belong to this batch; a later forward must recompute them.

@@ -100,6 +100,35 @@ def test_rollout_tokens_are_what_the_training_forward_predicts(synth_data, init_
     assert torch.equal(predicted[mask.bool()], completion_ids[mask.bool()])
 
 
+def test_rollouts_never_hold_vision_placeholders(synth_data, init_checkpoint):
+    """A policy that prefers <|video_pad|> still samples none (a GRPO run once crashed on
+    one: its training forward found more video tokens than video features)."""
+    import torch
+
+    from vtedge.datasets import load_records
+    from vtedge.train.batch import prepare_examples, prompt_batch
+    from vtedge.train.checkpoint import load_checkpoint
+    from vtedge.train.rollout import HFGenerateRollout
+    from vtedge.train.tokenizer import special_token_ids
+
+    checkpoint = load_checkpoint(init_checkpoint)
+    model, spec = checkpoint.model.eval(), checkpoint.spec
+    ids = special_token_ids(checkpoint.tokenizer)
+    examples = prepare_examples(list(load_records(synth_data))[:2], checkpoint.tokenizer, spec,
+                                with_targets=False, progress=False)
+    prompts = prompt_batch(examples, spec, ids["pad_token_id"], ids["video_token_id"], "cpu",
+                           torch.float32)
+    engine = HFGenerateRollout(model, ids["eos_token_id"], ids["pad_token_id"])
+    first = engine.generate(prompts, 1, max_new_tokens=1, greedy=True).ids[:, 0]
+    with torch.no_grad():  # tied embeddings: <|video_pad|> now outscores the greedy choice
+        weights = model.get_input_embeddings().weight
+        weights[ids["video_token_id"]] = 50 * weights[first[0]]
+    out = engine.generate(prompts, 1, max_new_tokens=4, greedy=True)
+    placeholders = [ids[k] for k in ("image_token_id", "video_token_id",
+                                     "vision_start_token_id", "vision_end_token_id")]
+    assert not torch.isin(out.ids[out.mask.bool()], torch.tensor(placeholders)).any()
+
+
 def test_grpo_resumes_where_it_stopped(synth_data, init_checkpoint, tmp_path):
     """Stopped after step 1 and resumed, step 2 samples the same completions (RNG restored)
     and reaches the same numbers as an uninterrupted run."""
