@@ -50,8 +50,12 @@ def _plain(value):
 
 
 def read_metrics(path: str | Path) -> list[dict]:
-    """Every row of a ``metrics.jsonl`` (tests and benchmarks read runs back with it)."""
+    """The rows of a ``metrics.jsonl`` in step order (tests and benchmarks read runs back
+    with it). A run that died after its last checkpoint and was resumed logged some steps
+    twice; the resumed run's row is the one kept."""
     path = Path(path)
     if path.is_dir():
         path = path / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    latest = {(row["step"], row["split"]): row for row in rows}
+    return sorted(latest.values(), key=lambda row: row["step"])
