@@ -78,7 +78,7 @@ class Recipe:
     def evaluate(self, bundle: Path, split: str) -> dict:
         """Scores of ``bundle`` on ``split`` plus the mean completion length in tokens."""
         scores = self.root / "scores" / f"{bundle.name}-{split}.json"
-        pred = scores.with_suffix(".pred.jsonl")
+        pred = self.predictions(bundle, split)
         self.run(scores.exists(), "eval", "--model", str(bundle), "--data",
                  str(self.data(split)), "--out", str(pred), "--json", str(scores))
         result = json.loads(scores.read_text(encoding="utf-8"))
@@ -86,6 +86,10 @@ class Recipe:
                    for line in pred.read_text(encoding="utf-8").splitlines() if line.strip()]
         result["completion_length"] = sum(lengths) / max(1, len(lengths))
         return result
+
+    def predictions(self, bundle: Path, split: str) -> Path:
+        """Where ``evaluate`` keeps the bundle's outputs on ``split``."""
+        return self.root / "scores" / f"{bundle.name}-{split}.pred.jsonl"
 
     @staticmethod
     def _finished(out: Path, args: list[str]) -> bool:

@@ -42,8 +42,7 @@ def event_grounding(recipe: Recipe, bundle: Path, split: str) -> dict:
     from vtedge.metrics import score
 
     records = [r for r in load_records(recipe.data(split)) if r.family != "describe"]
-    pred = recipe.root / "scores" / f"{bundle.name}-{split}.pred.jsonl"
-    predictions, _ = read_predictions(pred)
+    predictions, _ = read_predictions(recipe.predictions(bundle, split))
     return score(predictions, records).to_dict()["grounding"]
 
 
@@ -81,9 +80,12 @@ def main() -> None:
     recipe = Recipe(args.root, args.threads)
     recipe.synthesize()
     rows: dict[str, list[dict]] = {"SFT": [], "SFT + GRPO": []}
+    costs, rewards = [], []
     for seed in args.seeds:
         sft = recipe.sft(seed)
         grpo = recipe.grpo(seed, sft)
+        costs.append([seed, f"{step_minutes(sft.parent):.1f}", f"{step_minutes(grpo.parent):.1f}"])
+        rewards.append(reward_trend(grpo.parent))
         rows["SFT"].append(scores_for(recipe, recipe.export(sft, f"sft-s{seed}", False)))
         rows["SFT + GRPO"].append(
             scores_for(recipe, recipe.export(grpo, f"grpo-s{seed}", False)))
@@ -92,10 +94,6 @@ def main() -> None:
     rows[f"shipped INT8 bundle (SFT + GRPO, seed {SHIPPED_SEED})"] = [
         scores_for(recipe, shipped)]
     commands = list(dict.fromkeys(recipe.commands))  # the shipped row repeats seed 0's
-    costs = [[seed, f"{step_minutes(recipe.root / 'runs' / f'sft-s{seed}'):.1f}",
-              f"{step_minutes(recipe.root / 'runs' / f'grpo-s{seed}'):.1f}"]
-             for seed in args.seeds]
-    rewards = [reward_trend(recipe.root / "runs" / f"grpo-s{seed}") for seed in args.seeds]
     OUT.write_text(render(rows, args.seeds, commands, costs, rewards), encoding="utf-8")
     print(OUT.read_text(encoding="utf-8"))
 

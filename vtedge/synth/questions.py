@@ -351,9 +351,7 @@ def ask_describe(rng: np.random.Generator, scene: Scene) -> Question | None:
         caption, count = _phase_caption(scene, start + scene.phase_seconds / 2)
         thought = f"{count} shape{'' if count == 1 else 's'} visible here."
         blocks.append(Block(start, start + scene.phase_seconds, caption, thought))
-    choices = tuple(str(n) for n in range(len(scene.objects) + 1))
-    if len(choices) < 4:
-        choices = tuple(str(n) for n in range(4))
+    choices = tuple(str(n) for n in range(max(len(scene.objects), 3) + 1))
     return Question(
         "describe",
         "How many shapes are visible at the end of the video?",
