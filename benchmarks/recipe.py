@@ -1,5 +1,6 @@
-"""The default model's recipe as seeded stages: synthesize the suite, SFT then GRPO
-``vt-tiny``, export a bundle, evaluate it. Every stage runs the real ``vtedge`` CLI, logs
+"""The default model's recipe as seeded stages: synthesize the suite, teach ``vt-tiny`` to
+look (the caption alignment stage, shared by every seed), SFT then GRPO it, export a
+bundle, evaluate it. Every stage runs the real ``vtedge`` CLI, logs
 the exact command, and is skipped when its output already exists, so a stopped recipe
 picks up where it was.
 
@@ -17,9 +18,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# (records, seed) per split; the data stay the same whatever the training seed.
-SPLITS = {"train": (2000, 0), "val": (100, 1), "ood": (100, 2)}
-SFT_ARGS = ["--model", "vt-tiny", "--lr", "2e-3", "--max-steps", "400", "--batch-size", "16",
+# name: (synth split, records, seed, families); the data stay the same whatever the
+# training seed. The caption sets are `describe` clips: a timed caption of every phase.
+SPLITS = {
+    "train": ("train", 2000, 0, None),
+    "val": ("val", 100, 1, None),
+    "ood": ("ood", 100, 2, None),
+    "captions": ("train", 2000, 3, "describe"),
+    "captions-val": ("val", 64, 4, "describe"),
+}
+ALIGN_ARGS = ["--task", "caption", "--model", "vt-tiny", "--lr", "2e-3", "--max-steps", "600",
+              "--batch-size", "32", "--micro-batch", "32", "--eval-every", "100",
+              "--save-every", "50", "--vision-lr-scale", "0.1"]
+SFT_ARGS = ["--lr", "1e-3", "--max-steps", "400", "--batch-size", "16",
             "--micro-batch", "16", "--eval-every", "100", "--save-every", "50",
             "--val-generate", "40", "--vision-lr-scale", "0.1"]
 GRPO_ARGS = ["--max-steps", "40", "--save-every", "10", "--max-new-tokens", "256"]
@@ -47,15 +58,31 @@ class Recipe:
         subprocess.run([sys.executable, "-m", "vtedge.cli", *args, *restart], check=True)
 
     def synthesize(self) -> None:
-        for split, (n, seed) in SPLITS.items():
-            self.run(self.data(split).exists(), "data", "synth", "--out",
-                     str(self.data(split).parent), "--n", str(n), "--seed", str(seed),
-                     "--split", split, "--quiet")
+        for name, (split, n, seed, families) in SPLITS.items():
+            self.run(self.data(name).exists(), "data", "synth", "--out",
+                     str(self.data(name).parent), "--n", str(n), "--seed", str(seed),
+                     "--split", split, *(["--families", families] if families else []),
+                     "--quiet")
 
-    def sft(self, seed: int) -> Path:
+    def align(self) -> Path:
+        """The shared first stage: one tokenizer for every stage, then caption SFT from
+        scratch, so the model reads the frames before it learns the traces."""
+        tokenizer = self.root / "tokenizer"
+        self.run((tokenizer / "tokenizer.json").exists(), "train", "tokenizer", "--data",
+                 str(self.data("train")), "--data", str(self.data("captions")), "--out",
+                 str(tokenizer))
+        out = self.root / "runs" / "align"
+        self.run(self._finished(out, ALIGN_ARGS), "train", "sft", *ALIGN_ARGS,
+                 "--tokenizer", str(tokenizer), "--data", str(self.data("captions")),
+                 "--val-data", str(self.data("captions-val")), "--out", str(out),
+                 "--threads", str(self.threads), "--quiet", restart=self._restart(out))
+        return out / "last"
+
+    def sft(self, seed: int, init: Path) -> Path:
         out = self.root / "runs" / f"sft-s{seed}"
-        self.run(self._finished(out, SFT_ARGS), "train", "sft", *SFT_ARGS,
-                 "--data", str(self.data("train")), "--val-data", str(self.data("val")),
+        self.run(self._finished(out, SFT_ARGS), "train", "sft", *SFT_ARGS, "--model",
+                 str(init), "--data", str(self.data("train")), "--val-data",
+                 str(self.data("val")),
                  "--out", str(out), "--seed", str(seed), "--threads", str(self.threads),
                  "--quiet", restart=self._restart(out))
         return out / "last"

@@ -79,27 +79,30 @@ def main() -> None:
 
     recipe = Recipe(args.root, args.threads)
     recipe.synthesize()
+    aligned = recipe.align()
     rows: dict[str, list[dict]] = {"SFT": [], "SFT + GRPO": []}
     costs, rewards = [], []
     for seed in args.seeds:
-        sft = recipe.sft(seed)
+        sft = recipe.sft(seed, aligned)
         grpo = recipe.grpo(seed, sft)
         costs.append([seed, f"{step_minutes(sft.parent):.1f}", f"{step_minutes(grpo.parent):.1f}"])
         rewards.append(reward_trend(grpo.parent))
         rows["SFT"].append(scores_for(recipe, recipe.export(sft, f"sft-s{seed}", False)))
         rows["SFT + GRPO"].append(
             scores_for(recipe, recipe.export(grpo, f"grpo-s{seed}", False)))
-    shipped = recipe.export(recipe.grpo(SHIPPED_SEED, recipe.sft(SHIPPED_SEED)),
+    shipped = recipe.export(recipe.grpo(SHIPPED_SEED, recipe.sft(SHIPPED_SEED, aligned)),
                             f"grpo-s{SHIPPED_SEED}-int8", True)
     rows[f"shipped INT8 bundle (SFT + GRPO, seed {SHIPPED_SEED})"] = [
         scores_for(recipe, shipped)]
     commands = list(dict.fromkeys(recipe.commands))  # the shipped row repeats seed 0's
-    OUT.write_text(render(rows, args.seeds, commands, costs, rewards), encoding="utf-8")
+    OUT.write_text(render(rows, args.seeds, commands, costs, rewards,
+                          step_minutes(aligned.parent)), encoding="utf-8")
     print(OUT.read_text(encoding="utf-8"))
 
 
 def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
-           costs: list[list], rewards: list[tuple[float, float]]) -> str:
+           costs: list[list], rewards: list[tuple[float, float]],
+           align_minutes: float) -> str:
     families = sorted({f for runs in rows.values() for run in runs
                        for f in run["ood"]["by_family"]})
     table1, table3, extra = [], [], []
@@ -193,6 +196,8 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         "seeds shared the 2 cores, so a run alone is faster):",
         "",
         markdown_table(["seed", "SFT minutes", "GRPO minutes"], costs),
+        "",
+        f"The caption alignment stage every seed starts from: {align_minutes:.1f} minutes.",
         "",
         "## Commands",
         "",

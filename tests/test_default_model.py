@@ -40,3 +40,22 @@ def test_ask_without_model_answers_an_example(record):
     assert answer["segments"], answer["raw"]
     for segment in answer["segments"]:
         assert 0 <= segment["start"] <= segment["end"]
+
+
+def test_ask_never_writes_a_suppressed_token(monkeypatch):
+    """Vision placeholders are suppressed in answers; shown here by suppressing the token
+    the model would pick first and watching the answer change."""
+    import vtedge.runtime as runtime_module
+
+    record = load_records(EXAMPLES)[0]
+    runtime = runtime_module.BundleRuntime(DEFAULT_MODEL_DIR, provider="cpu")
+    first = runtime.ask(record.video_path, record.problem, list(record.options),
+                        max_new_tokens=1)
+    chosen = runtime.tokenizer.encode(first.raw, add_special_tokens=False).ids
+    assert len(chosen) == 1
+    placeholders = runtime_module.vision_placeholder_ids(runtime.bundle.token_ids)
+    monkeypatch.setattr(runtime_module, "vision_placeholder_ids",
+                        lambda ids: placeholders | {chosen[0]})
+    second = runtime.ask(record.video_path, record.problem, list(record.options),
+                         max_new_tokens=1)
+    assert second.raw != first.raw

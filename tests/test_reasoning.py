@@ -10,14 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vtedge.reasoning import (
+    CAPTION_REQUEST,
     PROMPT_VERSION,
     SYSTEM_PROMPT,
     USER_TEMPLATE,
+    caption_target,
     extract_answer_letter,
     format_question,
     format_span,
     parse,
     parse_span,
+    render_caption_chat,
     render_chat,
     render_user,
     sft_target,
@@ -140,6 +143,22 @@ def test_render_chat_matches_transformers_processor():
     )
     pads = Qwen2VLProcessor.replace_video_token(fake, {"video_grid_thw": np.array([[4, 4, 4]])}, 0)
     assert text.replace("<|video_pad|>", pads) == render_chat("Q?", ["A. x", "B. y"], 16)
+
+
+def test_caption_chat_is_a_bare_user_turn_with_timed_captions():
+    from types import SimpleNamespace
+
+    segments = [SimpleNamespace(start=0.0, end=2.0, caption="The circle is red."),
+                SimpleNamespace(start=2.5, end=3.2, caption="Nothing is visible.")]
+    target = caption_target(segments)
+    assert target == ("<time>00:00-00:02</time><caption>The circle is red.</caption>\n"
+                      "<time>00:02-00:04</time><caption>Nothing is visible.</caption>")
+    text = render_caption_chat(2, target)
+    assert text == ("<|im_start|>user\n<|vision_start|><|video_pad|><|video_pad|>"
+                    f"<|vision_end|>{CAPTION_REQUEST}<|im_end|>\n<|im_start|>assistant\n"
+                    f"{target}<|im_end|>\n")
+    assert SYSTEM_PROMPT not in text
+    assert render_caption_chat(2).endswith("<|im_start|>assistant\n")
 
 
 @pytest.mark.parametrize(

@@ -178,3 +178,18 @@ def test_eight_sampled_frames_show_every_state(tmp_path, phases, held_out):
                     (True, state.colour, state.moving) if state.visible else (False, None, False)
                 )
                 assert _read_column(frames[index], column_x(obj.column)) == truth, (time, obj)
+
+
+def test_families_keeps_only_the_chosen_ones(tmp_path):
+    path = generate_split(tmp_path / "d", 3, seed=3, split="train", progress=False, workers=1,
+                          families=("describe",))
+    records = load_records(path)
+    assert [r.family for r in records] == ["describe"] * 3
+    # Every phase of the clip is one timed caption: the alignment stage's target.
+    assert all(len(r.segments) == 4 for r in records)
+    assert json.loads((tmp_path / "d" / "split.json").read_text())["families"] == ["describe"]
+    with pytest.raises(ValueError, match="no family 'who-state'"):
+        generate_split(tmp_path / "e", 1, seed=3, split="train", families=("who-state",))
+    bad = CliRunner().invoke(cli, ["data", "synth", "--out", str(tmp_path / "f"), "--n", "1",
+                                   "--families", "describe,nope", "--quiet"])
+    assert bad.exit_code == 2 and "no family 'nope'" in bad.output

@@ -5,7 +5,8 @@ into patches (``vtedge.patchify`` on CPU, the frame-tokenize kernel on CUDA), an
 prompt is the published chat text with ``<|video_pad|>`` repeated ``gt*gh*gw/4`` times.
 The prompt and the assistant turn are tokenized separately, as generation sees them, so
 SFT labels cover exactly the tokens the model will have to write: the trace, the answer
-and ``<|im_end|>``.
+and ``<|im_end|>``. The ``caption`` task (the alignment stage) asks for the record's timed
+segment captions instead, under a bare captioning request.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from vtedge.spec import VisionSpec
 IGNORE_INDEX = -100
 VIDEO_TOKEN_TYPE = 2  # transformers' mm_token_type_ids: text 0, image 1, video 2
 ASSISTANT_END = "<|im_end|>"
+TRACE, CAPTION = "trace", "caption"
+TASKS = (TRACE, CAPTION)
 
 
 @dataclass
@@ -42,13 +45,22 @@ def assistant_text(record) -> str:
     return sft_target(record.process, record.solution)
 
 
+def chat_parts(record, video_tokens: int, task: str = TRACE) -> tuple[str, str]:
+    """The prompt and the assistant text (without ``<|im_end|>``) of one record for a task."""
+    from vtedge.reasoning import caption_target, render_caption_chat, render_chat
+
+    if task == CAPTION:
+        return render_caption_chat(video_tokens), caption_target(record.segments)
+    prompt = render_chat(record.problem, list(record.options) or None, video_tokens)
+    return prompt, assistant_text(record)
+
+
 def prepare_examples(records: Sequence, tokenizer, spec: VisionSpec, *,
                      max_video_tokens: int | None = None, with_targets: bool = True,
-                     progress: bool = True) -> list[Example]:
+                     task: str = TRACE, progress: bool = True) -> list[Example]:
     """Decode every clip and tokenize every prompt up front, so a bad clip or an
     over-budget clip stops the run before any training step."""
     from vtedge.progress import progress_bar
-    from vtedge.reasoning import render_chat
     from vtedge.video import load_clip
 
     examples: list[Example] = []
@@ -60,9 +72,8 @@ def prepare_examples(records: Sequence, tokenizer, spec: VisionSpec, *,
                     f"{record.where}: {record.video_path} takes {clip.video_tokens} video "
                     f"tokens, over the budget of {max_video_tokens}"
                 )
-            prompt = render_chat(record.problem, list(record.options) or None,
-                                 clip.video_tokens)
-            target = assistant_text(record) + ASSISTANT_END if with_targets else ""
+            prompt, answer = chat_parts(record, clip.video_tokens, task)
+            target = answer + ASSISTANT_END if with_targets else ""
             examples.append(Example(
                 record=record,
                 frames=clip.frames,

@@ -31,13 +31,16 @@ def is_preset(name: str) -> bool:
 
 
 def tokenizer_corpus(records) -> list[str]:
-    """The text a preset's tokenizer learns from: every chat the run will show it."""
-    from vtedge.reasoning import render_chat, sft_target
+    """The text a preset's tokenizer learns from: every chat the run will show it, the
+    alignment stage's captions included for records that carry segments."""
+    from vtedge.reasoning import caption_target, render_caption_chat, render_chat, sft_target
 
     texts = []
     for record in records:
         target = sft_target(record.process, record.solution) if record.process else None
         texts.append(render_chat(record.problem, list(record.options) or None, 0, target))
+        if record.segments:
+            texts.append(render_caption_chat(0, caption_target(record.segments)))
     return texts
 
 

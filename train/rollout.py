@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from vtedge.runtime import vision_placeholder_ids
+
 
 @dataclass
 class Completions:
@@ -27,13 +29,6 @@ class Completions:
     mask: object
     lengths: list[int]
     truncated: list[bool]  # ran out of max_new_tokens before ending the turn
-
-
-def vision_placeholder_ids(config) -> list[int]:
-    """Tokens a completion must never hold: a sampled ``<|video_pad|>`` would make the
-    training forward look for video features that do not exist."""
-    names = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
-    return [getattr(config, name) for name in names if getattr(config, name, None) is not None]
 
 
 class RolloutEngine(Protocol):
@@ -68,11 +63,12 @@ class HFGenerateRollout:
         self.model.eval()
         sampling = {"do_sample": False} if greedy else {
             "do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
+        placeholders = sorted(vision_placeholder_ids(vars(self.model.config)))
         with torch.no_grad():
             sequences = self.model.generate(
                 **inputs, max_new_tokens=max_new_tokens, eos_token_id=self.eos_id,
-                pad_token_id=self.pad_id, use_cache=True,
-                suppress_tokens=vision_placeholder_ids(self.model.config), **sampling,
+                pad_token_id=self.pad_id, use_cache=True, suppress_tokens=placeholders,
+                **sampling,
             )
         self.model.train(was_training)
         # Cached M-RoPE deltas belong to this batch; a later forward must recompute them.

@@ -4,6 +4,10 @@ Token-level cross-entropy on the assistant turn only, averaged over every label 
 the global batch (the same number whatever the process count or micro-batch size), AdamW
 with warmup + cosine, gradient accumulation and clipping, periodic validation (loss, and
 format rate / accuracy of greedy answers on a held-out slice), atomic checkpoints.
+
+``task="caption"`` is the alignment stage that comes first for a model trained from
+scratch: the target is the record's timed segment captions under a bare request, so
+nearly every uncertain label token is read off the frames (validated by loss alone).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class SFTConfig:
     data: str
     out: str
     model: str = "vt-tiny"
+    task: str = "trace"
     val_data: str | None = None
     data_root: str | None = None
     tokenizer: str | None = None
@@ -87,6 +92,20 @@ def global_batch(step: int, batch_size: int, n: int, seed: int) -> list[int]:
     return epoch_order(seed, epoch, n)[k * batch_size:(k + 1) * batch_size].tolist()
 
 
+def check_targets(records, task: str) -> None:
+    """Every record must carry what the task trains on: a trace, or timed captions."""
+    from vtedge.train.batch import CAPTION, TASKS
+
+    if task not in TASKS:
+        raise DatasetError(f"unknown SFT task {task!r}; choose one of {', '.join(TASKS)}")
+    field = "segments" if task == CAPTION else "process"
+    missing = [r.where for r in records if not getattr(r, field)]
+    if missing:
+        what = "timed 'segments'" if task == CAPTION else "a 'process' trace"
+        raise DatasetError(f"{missing[0]}: SFT task {task!r} needs {what} in every record "
+                           f"({len(missing)} lack them)")
+
+
 def token_loss_sum(logits, labels):
     """Summed next-token cross-entropy over label positions (fp32)."""
     import torch
@@ -114,14 +133,12 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     session, loaded = started.session, started.loaded
     ids = special_token_ids(loaded.tokenizer)
     quiet = config.quiet or not session.is_main
-    missing = [r.where for r in started.train_records if not r.process]
-    if missing:
-        raise DatasetError(f"{missing[0]}: SFT needs a 'process' trace in every record "
-                           f"({len(missing)} lack one)")
+    check_targets(started.train_records + started.val_records, config.task)
     examples = prepare_examples(started.train_records, loaded.tokenizer, loaded.spec,
-                                progress=not quiet)
+                                task=config.task, progress=not quiet)
     val_examples = prepare_examples(started.val_records, loaded.tokenizer, loaded.spec,
-                                    progress=not quiet) if started.val_records else []
+                                    task=config.task, progress=not quiet
+                                    ) if started.val_records else []
     n = len(examples)
     if config.batch_size > n:
         raise DatasetError(f"batch size {config.batch_size} exceeds the {n} training records")
@@ -196,7 +213,8 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
                 if scores is not None:
                     log.write(done, "val", scores)
                     # The GRPO reward of a greedy answer: accuracy + format, then the loss.
-                    key = (scores["accuracy"] + scores["format_rate"], -scores["loss"])
+                    key = (scores.get("accuracy", 0.0) + scores.get("format_rate", 0.0),
+                           -scores["loss"])
                     improved = best is None or key > tuple(best["key"])
                     if improved:
                         best = {"key": list(key), "step": done, **scores}

@@ -225,8 +225,10 @@ class Engine:
     def generate(self, inputs_embeds: np.ndarray, position_ids: np.ndarray,
                  rope_deltas: np.ndarray, *, max_new_tokens: int, stop_ids: set[int],
                  temperature: float = 0.0, top_p: float = 1.0, seed: int = 0,
-                 on_token: Callable[[int], None] | None = None) -> Generation:
-        """Prefill the prompt embeddings, then decode one token at a time (batch of one)."""
+                 on_token: Callable[[int], None] | None = None,
+                 suppress_ids: set[int] = frozenset()) -> Generation:
+        """Prefill the prompt embeddings, then decode one token at a time (batch of one),
+        never choosing a token of ``suppress_ids``."""
         from vtedge.mrope import decode_position_ids
 
         rng = np.random.default_rng(seed)
@@ -242,8 +244,13 @@ class Engine:
         tokens: list[int] = []
         stopped = False
         start = time.perf_counter()
+        banned = sorted(suppress_ids)
         for _ in range(max_new_tokens):
-            token = next_token(logits[0, -1], temperature, top_p, rng)
+            step = logits[0, -1]
+            if banned:
+                step = step.copy()
+                step[banned] = -np.inf
+            token = next_token(step, temperature, top_p, rng)
             tokens.append(token)
             if on_token is not None:
                 on_token(token)

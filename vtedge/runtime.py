@@ -143,6 +143,16 @@ def stop_token_ids(token_ids: dict[str, int]) -> set[int]:
     return {token_ids["eos_token_id"], token_ids["pad_token_id"]}
 
 
+VISION_PLACEHOLDERS = ("image_token_id", "video_token_id", "vision_start_token_id",
+                       "vision_end_token_id")
+
+
+def vision_placeholder_ids(token_ids: dict[str, int]) -> set[int]:
+    """Tokens an answer must never hold: they mark where frames go, and a sampled
+    ``<|video_pad|>`` makes a training forward look for features that do not exist."""
+    return {token_ids[name] for name in VISION_PLACEHOLDERS if token_ids.get(name) is not None}
+
+
 def resolve_spec(model_spec: VisionSpec, user_spec: VisionSpec | None) -> VisionSpec:
     return user_spec if user_spec is not None else model_spec
 
@@ -190,7 +200,8 @@ class BundleRuntime:
         stream = TextStream(self.tokenizer, on_text, stops)
         generation = self.engine.generate(
             embeds, prompt.position_ids, prompt.rope_deltas, max_new_tokens=max_new_tokens,
-            stop_ids=stops, temperature=temperature, top_p=top_p, seed=seed, on_token=stream)
+            stop_ids=stops, temperature=temperature, top_p=top_p, seed=seed, on_token=stream,
+            suppress_ids=vision_placeholder_ids(ids))
         timings.update(prefill_s=generation.prefill_s, decode_s=generation.decode_s,
                        new_tokens=len(generation.tokens),
                        tokens_per_s=generation.tokens_per_s, prompt_tokens=len(prompt.input_ids))

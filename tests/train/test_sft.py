@@ -67,3 +67,68 @@ def test_resume_after_interruption_gives_the_same_next_loss(synth_data, tmp_path
     assert sorted(got) == [1, 2, 3, 4]
     for step in (3, 4):
         assert got[step] == pytest.approx(expected[step], rel=1e-6, abs=1e-6)
+
+
+def test_caption_task_trains_on_timed_captions_then_traces_start_from_it(tmp_path):
+    """The alignment stage: labels are the segment captions under the bare request; its
+    checkpoint starts trace SFT with the tokenizer `train tokenizer` learned for both."""
+    from click.testing import CliRunner
+
+    from vtedge.cli import cli
+    from vtedge.datasets import load_records
+    from vtedge.reasoning import CAPTION_REQUEST, SYSTEM_PROMPT
+    from vtedge.synth.generate import generate_split
+    from vtedge.train.batch import CAPTION, prepare_examples
+    from vtedge.train.metrics_log import read_metrics
+    from vtedge.train.sft import train_sft
+    from vtedge.train.tokenizer import load_tokenizer
+
+    captions = generate_split(tmp_path / "captions", 4, seed=5, split="train", progress=False,
+                              workers=1, families=("describe",))
+    traces = generate_split(tmp_path / "traces", 4, seed=6, split="train", progress=False,
+                            workers=1)
+    made = CliRunner().invoke(cli, ["train", "tokenizer", "--data", str(captions),
+                                    "--data", str(traces), "--out", str(tmp_path / "tok")])
+    assert made.exit_code == 0, made.output
+    tokenizer = load_tokenizer(tmp_path / "tok")
+    record = load_records(captions)[0]
+    [example] = prepare_examples([record], tokenizer, _spec(), task=CAPTION, progress=False)
+    prompt = tokenizer.decode(example.prompt_ids)
+    assert CAPTION_REQUEST in prompt and SYSTEM_PROMPT not in prompt
+    assert tokenizer.decode(example.target_ids).startswith(
+        f"<time>00:00-00:02</time><caption>{record.segments[0].caption}</caption>\n")
+
+    aligned = train_sft(sft_config(captions, tmp_path / "align", task=CAPTION, lr=3e-3,
+                                   tokenizer=str(tmp_path / "tok"), val_data=str(captions),
+                                   eval_every=4))
+    rows = read_metrics(aligned.out)
+    losses = [r["loss"] for r in rows if r["split"] == "train"]
+    assert losses[-1] < losses[0]
+    [val] = [r for r in rows if r["split"] == "val"]
+    assert set(val) >= {"loss"} and "accuracy" not in val
+    traced = train_sft(sft_config(traces, tmp_path / "trace", model=str(aligned.out / "last"),
+                                  max_steps=1))
+    assert traced.steps == 1
+    assert len(load_tokenizer(traced.out / "last")) == len(tokenizer)
+
+
+def test_caption_task_needs_segments(synth_data, tmp_path):
+    import json
+
+    from vtedge.errors import DatasetError
+    from vtedge.train.sft import train_sft
+
+    lines = synth_data.read_text().splitlines()
+    bare = json.loads(lines[0])
+    del bare["segments"]
+    data = synth_data.parent / "no_segments.jsonl"
+    data.write_text("\n".join([json.dumps(bare)] + lines[1:]) + "\n")
+    with pytest.raises(DatasetError, match="needs timed 'segments'"):
+        train_sft(sft_config(data, tmp_path / "run", task="caption"))
+    assert not (tmp_path / "run" / "run.json").exists()
+
+
+def _spec():
+    from vtedge.spec import get_spec
+
+    return get_spec("tiny")

@@ -35,10 +35,16 @@ def command() -> None:
     help="ood: longer clips, unseen colour/shape pairs, two-hop questions.",
 )
 @click.option(
+    "--families",
+    help="Comma-separated question families to keep (default: all of the split's). "
+    "`describe` alone gives timed captions of every phase, for `train sft --task caption`.",
+)
+@click.option(
     "--workers", type=click.IntRange(min=1), help="Processes rendering clips (default: up to 2)."
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def synth(out: str, n: int, seed: int, split: str, workers: int | None, quiet: bool) -> None:
+def synth(out: str, n: int, seed: int, split: str, families: str | None, workers: int | None,
+          quiet: bool) -> None:
     """Write synthetic clips with known events and Video-Thinker-format questions.
 
     \b
@@ -46,15 +52,21 @@ def synth(out: str, n: int, seed: int, split: str, workers: int | None, quiet: b
     OUT/videos/*.mp4 (112x112 H.264 at 8 fps) and OUT/split.json.
 
     \b
-    Example:
+    Examples:
       vtedge data synth --out data/train --n 1000 --seed 0 --split train
+      vtedge data synth --out data/captions --n 1000 --seed 3 --families describe
     """
     from pathlib import Path
 
     from vtedge.synth import generate_split
 
+    chosen = tuple(f.strip() for f in families.split(",") if f.strip()) if families else None
     began = time.perf_counter()
-    path = generate_split(Path(out), n, seed, split, progress=not quiet, workers=workers)
+    try:
+        path = generate_split(Path(out), n, seed, split, progress=not quiet, workers=workers,
+                              families=chosen)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--families") from None
     seconds = time.perf_counter() - began
     rate = n / seconds if seconds > 0 else 0.0
     click.echo(f"wrote {n} {split} records to {path} ({rate:.1f} clips/s)")

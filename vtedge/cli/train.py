@@ -84,6 +84,11 @@ def summarize(prefix: str, values: dict) -> str:
 @common_options
 @click.option("--model", default="vt-tiny", show_default=True,
               help="Checkpoint directory or preset (vt-tiny, vt-small).")
+@click.option("--task", type=click.Choice(["trace", "caption"]), default="trace",
+              show_default=True,
+              help="trace: write the Video-Thinker trace and answer. caption: write the "
+                   "records' timed segment captions, the alignment stage before trace SFT "
+                   "for a model trained from scratch.")
 @click.option("--tokenizer", type=click.Path(),
               help="Tokenizer directory for a preset (default: train one on --data's text).")
 @click.option("--val-data", type=click.Path(), help="Validation records.")
@@ -102,11 +107,18 @@ def sft(threads, **options) -> None:
     \b
     Defaults: a preset carries its own (vt-tiny: lr 2e-3, batch 16, 8 epochs); a
     checkpoint directory gets Video-Thinker's 7B settings (lr 1e-5, 1 epoch, batch 16).
+    A preset trained from scratch learns to look at the video first (--task caption on
+    records with segments, e.g. the synth `describe` family), then the traces.
     \b
     Examples:
       vtedge data synth --out data/train --n 800 --split train
       vtedge data synth --out data/val --n 100 --seed 1 --split val
-      vtedge train sft --model vt-tiny --data data/train/records.jsonl \\
+      vtedge data synth --out data/captions --n 800 --seed 3 --families describe
+      vtedge train tokenizer --data data/train/records.jsonl \\
+          --data data/captions/records.jsonl --out runs/tokenizer
+      vtedge train sft --task caption --model vt-tiny --tokenizer runs/tokenizer \\
+          --data data/captions/records.jsonl --out runs/captions
+      vtedge train sft --model runs/captions/last --data data/train/records.jsonl \\
           --val-data data/val/records.jsonl --out runs/sft-tiny
       vtedge train sft --model /models/Qwen2.5-VL-7B-Instruct --data sft.jsonl \\
           --data-root /datasets --out runs/sft-7b --lora
@@ -118,7 +130,8 @@ def sft(threads, **options) -> None:
     result = train_sft(SFTConfig(**options))
     line = f"sft: {result.steps} steps, last loss {result.last_loss:.4f}"
     if result.best:
-        best = {k: result.best[k] for k in ("step", "accuracy", "format_rate", "loss")}
+        best = {k: result.best[k] for k in ("step", "accuracy", "format_rate", "loss")
+                if k in result.best}
         line += "; " + summarize("best ", best) + f" -> {result.out / 'best'}"
     if result.stopped:
         line += f"; stopped early, resume with --resume (checkpoint {result.out / 'last'})"
@@ -158,7 +171,7 @@ def grpo(threads, **options) -> None:
 
     \b
     Defaults as published for checkpoints: beta 0.04, lr 5e-6, weight decay 0.01,
-    grad-norm clip 5, G 8 (presets: lr 2e-4, 160 new tokens).
+    grad-norm clip 5, G 8 (presets: lr 2e-4, 256 new tokens).
     \b
     Examples:
       vtedge train grpo --init runs/sft-tiny/best --data data/train/records.jsonl \\
@@ -175,3 +188,37 @@ def grpo(threads, **options) -> None:
         line += f"; stopped early, resume with --resume (checkpoint {result.out / 'last'})"
     if is_main_process():
         click.echo(line)
+
+
+@command.command("tokenizer")
+@click.option("--data", "data", required=True, multiple=True, type=click.Path(),
+              help="Records whose chats (traces, and captions where records have segments) "
+                   "the tokenizer learns; repeat for several files.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder for tokenizer.json and its config.")
+@click.option("--preset", default="vt-tiny", show_default=True,
+              help="Model preset whose vocabulary size to learn.")
+@click.option("--data-root", type=click.Path(),
+              help="Folder the records' paths resolve under (default: each data file's).")
+def tokenizer(data, out, preset, data_root) -> None:
+    """Learn a preset's byte-level BPE once, over every stage's records.
+
+    \b
+    Stages that start from a preset (caption alignment, then traces) should share one
+    tokenizer: pass this folder as --tokenizer. Without it, a preset run learns one from
+    its own --data.
+    \b
+    Example:
+      vtedge train tokenizer --data data/train/records.jsonl \\
+          --data data/captions/records.jsonl --out runs/tokenizer
+    """
+    from vtedge.train.models import tokenizer_corpus
+    from vtedge.train.presets import get_model_preset
+    from vtedge.train.start import load_dataset
+    from vtedge.train.tokenizer import train_tokenizer
+
+    vocab_size = get_model_preset(preset).vocab_size
+    records = [r for path in data for r in load_dataset(path, data_root)]
+    trained = train_tokenizer(tokenizer_corpus(records), vocab_size)
+    trained.save_pretrained(out)
+    click.echo(f"tokenizer: {len(trained)} tokens learned from {len(records)} records -> {out}")

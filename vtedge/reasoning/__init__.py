@@ -12,11 +12,14 @@ from vtedge.reasoning.answers import (
 from vtedge.reasoning.grounding import as_span, best_ious, span_iou
 from vtedge.reasoning.parse import TAGS, Element, Reasoning, Segment, parse
 from vtedge.reasoning.prompts import (
+    CAPTION_REQUEST,
     PROMPT_VERSION,
     SYSTEM_PROMPT,
     USER_TEMPLATE,
+    caption_target,
     format_question,
     load_prompt_file,
+    render_caption_chat,
     render_chat,
     render_user,
     sft_target,
@@ -24,6 +27,7 @@ from vtedge.reasoning.prompts import (
 from vtedge.reasoning.timestamps import format_clock, format_span, parse_clock, parse_span
 
 __all__ = [
+    "CAPTION_REQUEST",
     "PROMPT_VERSION",
     "SYSTEM_PROMPT",
     "TAGS",
@@ -35,6 +39,7 @@ __all__ = [
     "answer_text",
     "as_span",
     "best_ious",
+    "caption_target",
     "extract_answer_letter",
     "format_clock",
     "format_question",
@@ -45,6 +50,7 @@ __all__ = [
     "numbers_match",
     "parse_number",
     "parse_span",
+    "render_caption_chat",
     "render_chat",
     "render_user",
     "sft_target",

@@ -17,6 +17,9 @@ IM_END = "<|im_end|>"
 VISION_START = "<|vision_start|>"
 VISION_END = "<|vision_end|>"
 VIDEO_PAD = "<|video_pad|>"
+# The alignment stage's request: a bare user turn, as LLaVA-style pretraining uses, so a
+# model learning to look at the video is not asked to read past a long system prompt.
+CAPTION_REQUEST = "Describe the video."
 
 
 def load_prompt_file() -> dict:
@@ -73,3 +76,25 @@ def render_chat(
 def sft_target(process: str, solution: str) -> str:
     """What SFT teaches the model to write: the thinking trace, a newline, the answer."""
     return process + "\n" + solution
+
+
+def render_caption_chat(video_tokens: int, assistant: str | None = None) -> str:
+    """The alignment stage's chat: the video and ``CAPTION_REQUEST``, no system prompt."""
+    if video_tokens < 0:
+        raise ValueError(f"video_tokens must be >= 0, got {video_tokens}")
+    text = (
+        f"{IM_START}user\n{VISION_START}{VIDEO_PAD * video_tokens}{VISION_END}"
+        f"{CAPTION_REQUEST}{IM_END}\n{IM_START}assistant\n"
+    )
+    if assistant is not None:
+        text += f"{assistant}{IM_END}\n"
+    return text
+
+
+def caption_target(segments) -> str:
+    """Timed captions in the trace's own tags, one ``<time>…</time><caption>…</caption>``
+    line per segment (objects with ``start``, ``end``, ``caption``)."""
+    from vtedge.reasoning.timestamps import format_span
+
+    return "\n".join(f"<time>{format_span(s.start, s.end)}</time><caption>{s.caption}</caption>"
+                     for s in segments)

@@ -1,7 +1,8 @@
 """Make a split of the synthetic suite: clips in ``out/videos/``, records in ``out/records.jsonl``.
 
-Record ``i`` of a split depends only on ``(seed, split, i)``, so splits are reproducible and
-the work can be spread over processes without changing a byte of the records.
+Record ``i`` of a split depends only on ``(seed, split, families, i)``, so splits are
+reproducible and the work can be spread over processes without changing a byte of the
+records.
 """
 
 from __future__ import annotations
@@ -51,11 +52,24 @@ def get_split(name: str) -> SplitConfig:
         raise ValueError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)}") from None
 
 
-def make_record(out: Path, index: int, seed: int, split: str) -> dict:
+def split_families(config: SplitConfig, families: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The families a split asks, in the split's order: all, or the chosen subset."""
+    if not families:
+        return config.families
+    unknown = [f for f in families if f not in config.families]
+    if unknown:
+        raise ValueError(f"split {config.name!r} has no family {unknown[0]!r}; choose from "
+                         f"{', '.join(config.families)}")
+    return tuple(f for f in config.families if f in families)
+
+
+def make_record(out: Path, index: int, seed: int, split: str,
+                families: tuple[str, ...] | None = None) -> dict:
     """Sample, render and write record ``index`` of a split; returns its JSON dict."""
     config = get_split(split)
     rng = np.random.default_rng([seed, config.code, index])
-    family = config.families[index % len(config.families)]
+    asked = split_families(config, families)
+    family = asked[index % len(asked)]
     while True:
         objects = int(rng.integers(config.min_objects, config.max_objects + 1))
         scene = sample_scene(rng, config.phases, config.phase_seconds, objects, config.held_out)
@@ -83,19 +97,23 @@ def make_record(out: Path, index: int, seed: int, split: str) -> dict:
     }
 
 
-def _make_chunk(args: tuple[Path, list[int], int, str]) -> list[dict]:
-    out, indices, seed, split = args
-    return [make_record(out, i, seed, split) for i in indices]
+def _make_chunk(args: tuple[Path, list[int], int, str, tuple[str, ...] | None]) -> list[dict]:
+    out, indices, seed, split, families = args
+    return [make_record(out, i, seed, split, families) for i in indices]
 
 
 def generate_split(
-    out: Path, n: int, seed: int, split: str, progress: bool = True, workers: int | None = None
+    out: Path, n: int, seed: int, split: str, progress: bool = True, workers: int | None = None,
+    families: tuple[str, ...] | None = None,
 ) -> Path:
     """Write ``n`` records of ``split`` under ``out``; returns ``out/records.jsonl``.
 
     ``workers`` processes render and encode in parallel (default: up to 2, the CPU count).
+    ``families`` keeps only those question families (``describe`` alone makes the timed
+    captions of the alignment stage).
     """
     config = get_split(split)
+    asked = split_families(config, families)
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     out = Path(out)
@@ -103,7 +121,8 @@ def generate_split(
     if workers is None:
         workers = max(1, min(2, os.cpu_count() or 1))
     chunk = 16
-    jobs = [(out, list(range(s, min(n, s + chunk))), seed, split) for s in range(0, n, chunk)]
+    jobs = [(out, list(range(s, min(n, s + chunk))), seed, split, families)
+            for s in range(0, n, chunk)]
 
     from vtedge.progress import progress_bar
 
@@ -127,6 +146,7 @@ def generate_split(
     info = {
         "generator": GENERATOR_VERSION,
         "split": asdict(config),
+        "families": list(asked),
         "seed": seed,
         "n": n,
         "fps": FPS,
