@@ -1,6 +1,7 @@
-"""Summarize an SFT run and a GRPO run from their ``metrics.jsonl`` as markdown tables.
+"""Summarize SFT runs (the caption alignment stage too) and a GRPO run from their
+``metrics.jsonl`` as markdown tables.
 
-    python -m benchmarks.training_summary runs/sft-tiny runs/grpo-tiny
+    python -m benchmarks.training_summary [runs/align] runs/sft-tiny runs/grpo-tiny
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ def sft_tables(run: str) -> list[str]:
     train = [r for r in rows if r["split"] == "train"]
     val = [r for r in rows if r["split"] == "val"]
     seconds = sum(r["seconds"] for r in train)
+    clips = sum(r["clips_per_s"] * r["seconds"] for r in train)
     lines = [f"SFT `{run}`: {len(train)} steps, {seconds / 60:.1f} min of steps, "
              f"{sum(r['tokens'] for r in train) / seconds:.0f} tokens/s, "
-             f"{16 * len(train) / seconds:.2f} clips/s (batch 16) on average", "",
+             f"{clips / seconds:.2f} clips/s (batch {clips / len(train):.0f}) on average", "",
              "| step | train loss | val loss | val format rate | val accuracy | mean length |",
              "|---:|---:|---:|---:|---:|---:|"]
     by_step = {r["step"]: r for r in train}
     for r in val:
+        # The caption task validates by loss alone.
+        answers = (f"{r['format_rate']:.1%} | {r['accuracy']:.1%} | "
+                   f"{r['completion_length']:.0f}") if "accuracy" in r else "- | - | -"
         lines.append(f"| {r['step']} | {by_step[r['step']]['loss']:.3f} | {r['loss']:.3f} | "
-                     f"{r['format_rate']:.1%} | {r['accuracy']:.1%} | "
-                     f"{r['completion_length']:.0f} |")
+                     f"{answers} |")
     return lines
 
 
@@ -51,8 +55,11 @@ def grpo_tables(run: str, window: int = 5) -> list[str]:
 
 
 def main(argv: list[str]) -> None:
-    sft, grpo = argv
-    print("\n".join(sft_tables(sft) + [""] + grpo_tables(grpo)))
+    *sft_runs, grpo = argv
+    lines = []
+    for run in sft_runs:
+        lines += sft_tables(run) + [""]
+    print("\n".join(lines + grpo_tables(grpo)))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ A model that answers from text priors alone scores the same loss whatever the fr
 collapsed vision tower shows a mean feature far larger than the per-token variation.
 
     python -m benchmarks.vision_reliance runs/sft-tiny/best data/val/records.jsonl [...]
+    python -m benchmarks.vision_reliance --task caption runs/align/last data/captions/...
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def main() -> None:
     parser.add_argument("checkpoints", nargs="+", help="checkpoint directories, then records")
     parser.add_argument("--records", type=int, default=48, help="records to score")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--task", choices=["trace", "caption"], default="trace",
+                        help="which SFT target to score (caption: the alignment stage's)")
     args = parser.parse_args()
     *checkpoints, data = args.checkpoints
 
@@ -68,7 +71,8 @@ def main() -> None:
     for path in checkpoints:
         checkpoint = load_checkpoint(path)
         spec, ids = checkpoint.spec, special_token_ids(checkpoint.tokenizer)
-        examples = prepare_examples(records, checkpoint.tokenizer, spec, progress=False)
+        examples = prepare_examples(records, checkpoint.tokenizer, spec, task=args.task,
+                                    progress=False)
         black = [dataclasses.replace(e, frames=np.zeros_like(e.frames)) for e in examples]
         order = np.random.default_rng(args.seed).permutation(len(examples))
         swapped = [dataclasses.replace(e, frames=examples[i].frames)
@@ -76,15 +80,16 @@ def main() -> None:
         losses = [target_loss(checkpoint.model, group, spec, ids)
                   for group in (examples, black, swapped)]
         mean_norm, spread = feature_spread(checkpoint.model, examples, spec)
-        rows.append([path, *(f"{loss:.4f}" for loss in losses), f"{mean_norm:.2f}",
+        rows.append([path, args.task, *(f"{loss:.4f}" for loss in losses), f"{mean_norm:.2f}",
                      f"{spread:.2f}"])
     write_results(
-        "vision_reliance", "Does the model read its video?",
-        ["checkpoint", "loss, real frames", "loss, black frames", "loss, other clip's frames",
+        "vision_reliance" if args.task == "trace" else f"vision_reliance_{args.task}",
+        "Does the model read its video?",
+        ["checkpoint", "target", "loss, real frames", "loss, black frames", "loss, other clip's frames",
          "mean feature norm", "mean distance from the mean"],
         rows,
         notes=[f"{len(records)} records of {data}; loss is the mean cross-entropy of the "
-               "assistant tokens (trace + answer)",
+               "assistant tokens (trace: trace + answer; caption: the timed captions)",
                "equal losses mean the answer does not depend on the video"],
     )
 
