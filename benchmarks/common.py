@@ -61,13 +61,15 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
 
 
 def write_results(name: str, title: str, headers: Sequence[str],
-                  rows: Sequence[Sequence[object]], notes: Sequence[str] = ()) -> Path:
-    """Print the table and write it, with the device and date, to ``results/<name>.md``."""
+                  rows: Sequence[Sequence[object]], notes: Sequence[str] = (),
+                  command: str | None = None) -> Path:
+    """Print the table and write it, with the device, date and the command that measured
+    it (default ``python -m benchmarks.<name>``), to ``results/<name>.md``."""
     text = "\n".join([
         f"# {title}",
         "",
         f"Device: {device_name()}. Measured {time.strftime('%Y-%m-%d')} by "
-        f"`python -m benchmarks.{name}`.",
+        f"`{command or f'python -m benchmarks.{name}'}`.",
         "",
         markdown_table(headers, rows),
         *([""] + [f"- {note}" for note in notes] if notes else []),

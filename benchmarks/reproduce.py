@@ -152,7 +152,8 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         f"Written by `python -m benchmarks.reproduce`. Device: {device_name()}; "
         "every number comes from the stages listed under Commands. Values are mean ± std "
         "over training seeds "
-        f"{', '.join(map(str, seeds))} (the data are the same for every seed); accuracy, "
+        f"{', '.join(map(str, seeds))} (the data, and the caption-aligned `vt-tiny` that "
+        "every seed's trace SFT starts from, are the same for every seed); accuracy, "
         "format rate and recall in %.",
         "",
         "## Table 1 analogue: accuracy",

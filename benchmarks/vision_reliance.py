@@ -82,15 +82,16 @@ def main() -> None:
         mean_norm, spread = feature_spread(checkpoint.model, examples, spec)
         rows.append([path, args.task, *(f"{loss:.4f}" for loss in losses), f"{mean_norm:.2f}",
                      f"{spread:.2f}"])
+    name = "vision_reliance" if args.task == "trace" else f"vision_reliance_{args.task}"
     write_results(
-        "vision_reliance" if args.task == "trace" else f"vision_reliance_{args.task}",
-        "Does the model read its video?",
-        ["checkpoint", "target", "loss, real frames", "loss, black frames", "loss, other clip's frames",
-         "mean feature norm", "mean distance from the mean"],
+        name, "Does the model read its video?",
+        ["checkpoint", "target", "loss, real frames", "loss, black frames",
+         "loss, other clip's frames", "mean feature norm", "mean distance from the mean"],
         rows,
         notes=[f"{len(records)} records of {data}; loss is the mean cross-entropy of the "
                "assistant tokens (trace: trace + answer; caption: the timed captions)",
                "equal losses mean the answer does not depend on the video"],
+        command=f"python -m benchmarks.vision_reliance --task {args.task}",
     )
 
 

@@ -133,7 +133,10 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     session, loaded = started.session, started.loaded
     ids = special_token_ids(loaded.tokenizer)
     quiet = config.quiet or not session.is_main
-    check_targets(started.train_records + started.val_records, config.task)
+    # Trace validation scores answers even for records without a trace; captions have
+    # nothing to score but their loss, so their validation records need segments too.
+    check_targets(started.train_records + (started.val_records if config.task == "caption"
+                                           else []), config.task)
     examples = prepare_examples(started.train_records, loaded.tokenizer, loaded.spec,
                                 task=config.task, progress=not quiet)
     val_examples = prepare_examples(started.val_records, loaded.tokenizer, loaded.spec,
