@@ -120,7 +120,7 @@ def token_loss_sum(logits, labels):
 def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     """Run (or resume) SFT; ``on_step(step, row)`` may return True to stop as a signal does."""
     from vtedge.progress import progress_bar
-    from vtedge.train.batch import prepare_examples, sft_batch
+    from vtedge.train.batch import CAPTION, prepare_examples, sft_batch
     from vtedge.train.metrics_log import MetricsLog
     from vtedge.train.optim import build_optimizer, build_scheduler
     from vtedge.train.run_dir import LAST, StopRequest, load_trainer_state
@@ -135,7 +135,7 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     quiet = config.quiet or not session.is_main
     # Trace validation scores answers even for records without a trace; captions have
     # nothing to score but their loss, so their validation records need segments too.
-    check_targets(started.train_records + (started.val_records if config.task == "caption"
+    check_targets(started.train_records + (started.val_records if config.task == CAPTION
                                            else []), config.task)
     examples = prepare_examples(started.train_records, loaded.tokenizer, loaded.spec,
                                 task=config.task, progress=not quiet)

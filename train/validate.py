@@ -32,22 +32,21 @@ def validate(session, model, loaded, examples, config, batch_size: int = 16) -> 
                 label_tokens += sum(len(e.target_ids) for e in chunk)
         scores = {"loss": loss_sum / max(1, label_tokens)}
         if config.task != CAPTION:
-            scores.update(answer_scores(session, plain, loaded, examples[:config.val_generate],
+            scores.update(answer_scores(session, plain, loaded, ids,
+                                        examples[:config.val_generate],
                                         config.max_new_tokens, batch_size))
         plain.train(was_training)
     session.barrier()
     return scores
 
 
-def answer_scores(session, model, loaded, examples, max_new_tokens: int,
-                  batch_size: int) -> dict:
+def answer_scores(session, model, loaded, ids: dict[str, int], examples,
+                  max_new_tokens: int, batch_size: int) -> dict:
     """Format rate, accuracy and length of greedy answers to ``examples``."""
     from vtedge.rewards import accuracy_reward, format_reward
     from vtedge.train.batch import prompt_batch
     from vtedge.train.rollout import HFGenerateRollout
-    from vtedge.train.tokenizer import special_token_ids
 
-    ids = special_token_ids(loaded.tokenizer)
     pad_id, video_id = ids["pad_token_id"], ids["video_token_id"]
     engine = HFGenerateRollout(model, ids["eos_token_id"], pad_id)
     texts, records, lengths = [], [], []
