@@ -1,7 +1,7 @@
-"""Summarize SFT runs (the caption alignment stage too) and a GRPO run from their
-``metrics.jsonl`` as markdown tables.
+"""Summarize SFT runs (the caption and option-reading stages too) and a GRPO run from
+their ``metrics.jsonl`` as markdown tables.
 
-    python -m benchmarks.training_summary [runs/align] runs/sft-tiny runs/grpo-tiny
+    python -m benchmarks.training_summary [runs/align runs/options] runs/sft-tiny runs/grpo-tiny
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def sft_tables(run: str) -> list[str]:
              "|---:|---:|---:|---:|---:|---:|"]
     by_step = {r["step"]: r for r in train}
     for r in val:
-        # The caption task validates by loss alone.
+        # The caption and options stages validate by loss alone.
         answers = (f"{r['format_rate']:.1%} | {r['accuracy']:.1%} | "
                    f"{r['completion_length']:.0f}") if "accuracy" in r else "- | - | -"
         lines.append(f"| {r['step']} | {by_step[r['step']]['loss']:.3f} | {r['loss']:.3f} | "

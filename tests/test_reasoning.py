@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from vtedge.reasoning import (
     CAPTION_REQUEST,
+    OPTIONS_REQUEST,
     PROMPT_VERSION,
     SYSTEM_PROMPT,
     USER_TEMPLATE,
@@ -18,10 +19,12 @@ from vtedge.reasoning import (
     extract_answer_letter,
     format_question,
     format_span,
+    options_target,
     parse,
     parse_span,
     render_caption_chat,
     render_chat,
+    render_options_chat,
     render_user,
     sft_target,
 )
@@ -159,6 +162,17 @@ def test_caption_chat_is_a_bare_user_turn_with_timed_captions():
                     f"{target}<|im_end|>\n")
     assert SYSTEM_PROMPT not in text
     assert render_caption_chat(2).endswith("<|im_start|>assistant\n")
+
+
+def test_options_chat_asks_for_the_options_back():
+    options = ["A. yellow", "B. red"]
+    target = options_target(options)
+    assert target == "A. yellow\nB. red"
+    text = render_options_chat("What colour?", options, 1, target)
+    assert text == ("<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>"
+                    f"What colour?\nOptions:\nA. yellow\nB. red\n{OPTIONS_REQUEST}<|im_end|>\n"
+                    f"<|im_start|>assistant\n{target}<|im_end|>\n")
+    assert SYSTEM_PROMPT not in text
 
 
 @pytest.mark.parametrize(

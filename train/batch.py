@@ -5,8 +5,10 @@ into patches (``vtedge.patchify`` on CPU, the frame-tokenize kernel on CUDA), an
 prompt is the published chat text with ``<|video_pad|>`` repeated ``gt*gh*gw/4`` times.
 The prompt and the assistant turn are tokenized separately, as generation sees them, so
 SFT labels cover exactly the tokens the model will have to write: the trace, the answer
-and ``<|im_end|>``. The ``caption`` task (the alignment stage) asks for the record's timed
-segment captions instead, under a bare captioning request.
+and ``<|im_end|>``. Two short stages that come before it for a model trained from scratch
+use a bare user turn instead: the ``caption`` task (alignment) asks for the record's timed
+segment captions, and the ``options`` task asks for its options copied back (every other
+record in the trace prompt instead, the distance at which the trace will need them).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from vtedge.spec import VisionSpec
 IGNORE_INDEX = -100
 VIDEO_TOKEN_TYPE = 2  # transformers' mm_token_type_ids: text 0, image 1, video 2
 ASSISTANT_END = "<|im_end|>"
-TRACE, CAPTION = "trace", "caption"
-TASKS = (TRACE, CAPTION)
+TRACE, CAPTION, OPTIONS = "trace", "caption", "options"
+TASKS = (TRACE, CAPTION, OPTIONS)
 
 
 @dataclass
@@ -45,12 +47,27 @@ def assistant_text(record) -> str:
     return sft_target(record.process, record.solution)
 
 
-def chat_parts(record, video_tokens: int, task: str = TRACE) -> tuple[str, str]:
-    """The prompt and the assistant text (without ``<|im_end|>``) of one record for a task."""
-    from vtedge.reasoning import caption_target, render_caption_chat, render_chat
+def chat_parts(record, video_tokens: int, task: str = TRACE,
+               bare: bool = False) -> tuple[str, str]:
+    """The prompt and the assistant text (without ``<|im_end|>``) of one record for a task;
+    ``bare`` picks the options task's bare-turn layout."""
+    from vtedge.reasoning import (
+        caption_target,
+        options_target,
+        render_caption_chat,
+        render_chat,
+        render_options_chat,
+    )
 
     if task == CAPTION:
         return render_caption_chat(video_tokens), caption_target(record.segments)
+    if task == OPTIONS:
+        # The bare turn is where the copy is learned fast; the trace prompt, a few hundred
+        # tokens longer, is where it is used. The stage alternates them (``bare``).
+        options = list(record.options)
+        prompt = (render_options_chat(record.problem, options, video_tokens) if bare
+                  else render_chat(record.problem, options, video_tokens))
+        return prompt, options_target(options)
     prompt = render_chat(record.problem, list(record.options) or None, video_tokens)
     return prompt, assistant_text(record)
 
@@ -65,14 +82,14 @@ def prepare_examples(records: Sequence, tokenizer, spec: VisionSpec, *,
 
     examples: list[Example] = []
     with progress_bar("decoding clips", len(records), disable=not progress) as advance:
-        for record in records:
+        for index, record in enumerate(records):
             clip = load_clip(record.video_path, spec)
             if max_video_tokens is not None and clip.video_tokens > max_video_tokens:
                 raise BudgetError(
                     f"{record.where}: {record.video_path} takes {clip.video_tokens} video "
                     f"tokens, over the budget of {max_video_tokens}"
                 )
-            prompt, answer = chat_parts(record, clip.video_tokens, task)
+            prompt, answer = chat_parts(record, clip.video_tokens, task, bare=index % 2 == 0)
             target = answer + ASSISTANT_END if with_targets else ""
             examples.append(Example(
                 record=record,

@@ -7,7 +7,9 @@ format rate / accuracy of greedy answers on a held-out slice), atomic checkpoint
 
 ``task="caption"`` is the alignment stage that comes first for a model trained from
 scratch: the target is the record's timed segment captions under a bare request, so
-nearly every uncertain label token is read off the frames (validated by loss alone).
+nearly every uncertain label token is read off the frames. ``task="options"`` comes next:
+the target is the question's options copied back, which trains the in-context lookup that
+naming a shuffled option's letter needs. Both are validated by loss alone.
 """
 
 from __future__ import annotations
@@ -93,15 +95,16 @@ def global_batch(step: int, batch_size: int, n: int, seed: int) -> list[int]:
 
 
 def check_targets(records, task: str) -> None:
-    """Every record must carry what the task trains on: a trace, or timed captions."""
-    from vtedge.train.batch import CAPTION, TASKS
+    """Every record must carry what the task trains on: a trace, timed captions, or
+    options."""
+    from vtedge.train.batch import CAPTION, OPTIONS, TASKS
 
     if task not in TASKS:
         raise DatasetError(f"unknown SFT task {task!r}; choose one of {', '.join(TASKS)}")
-    field = "segments" if task == CAPTION else "process"
+    field, what = {CAPTION: ("segments", "timed 'segments'"),
+                   OPTIONS: ("options", "'options'")}.get(task, ("process", "a 'process' trace"))
     missing = [r.where for r in records if not getattr(r, field)]
     if missing:
-        what = "timed 'segments'" if task == CAPTION else "a 'process' trace"
         raise DatasetError(f"{missing[0]}: SFT task {task!r} needs {what} in every record "
                            f"({len(missing)} lack them)")
 
@@ -120,7 +123,7 @@ def token_loss_sum(logits, labels):
 def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     """Run (or resume) SFT; ``on_step(step, row)`` may return True to stop as a signal does."""
     from vtedge.progress import progress_bar
-    from vtedge.train.batch import CAPTION, prepare_examples, sft_batch
+    from vtedge.train.batch import TRACE, prepare_examples, sft_batch
     from vtedge.train.metrics_log import MetricsLog
     from vtedge.train.optim import build_optimizer, build_scheduler
     from vtedge.train.run_dir import LAST, StopRequest, load_trainer_state
@@ -133,9 +136,9 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     session, loaded = started.session, started.loaded
     ids = special_token_ids(loaded.tokenizer)
     quiet = config.quiet or not session.is_main
-    # Trace validation scores answers even for records without a trace; captions have
-    # nothing to score but their loss, so their validation records need segments too.
-    check_targets(started.train_records + (started.val_records if config.task == CAPTION
+    # Trace validation scores answers even for records without a trace; the short stages
+    # have nothing to score but their loss, so their validation records need targets too.
+    check_targets(started.train_records + (started.val_records if config.task != TRACE
                                            else []), config.task)
     examples = prepare_examples(started.train_records, loaded.tokenizer, loaded.spec,
                                 task=config.task, progress=not quiet)

@@ -1,6 +1,6 @@
 """Validation on a held-out set: teacher-forced loss, and greedy answers scored by the
-core's rewards (format rate, accuracy), as ``vtedge eval`` would score them. The caption
-task has no answer to score, so it reports the loss alone."""
+core's rewards (format rate, accuracy), as ``vtedge eval`` would score them. The short
+stages (caption, options) have no answer to score, so they report the loss alone."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ def validate(session, model, loaded, examples, config, batch_size: int = 16) -> 
     """Scores on the main process (``None`` elsewhere); every process waits for it."""
     import torch
 
-    from vtedge.train.batch import CAPTION, sft_batch
+    from vtedge.train.batch import TRACE, sft_batch
     from vtedge.train.sft import token_loss_sum
     from vtedge.train.tokenizer import special_token_ids
 
@@ -31,7 +31,7 @@ def validate(session, model, loaded, examples, config, batch_size: int = 16) -> 
                 loss_sum += float(token_loss_sum(plain(**batch).logits, labels))
                 label_tokens += sum(len(e.target_ids) for e in chunk)
         scores = {"loss": loss_sum / max(1, label_tokens)}
-        if config.task != CAPTION:
+        if config.task == TRACE:
             scores.update(answer_scores(session, plain, loaded, ids,
                                         examples[:config.val_generate],
                                         config.max_new_tokens, batch_size))

@@ -69,16 +69,17 @@ def test_resume_after_interruption_gives_the_same_next_loss(synth_data, tmp_path
         assert got[step] == pytest.approx(expected[step], rel=1e-6, abs=1e-6)
 
 
-def test_caption_task_trains_on_timed_captions_then_traces_start_from_it(tmp_path):
-    """The alignment stage: labels are the segment captions under the bare request; its
-    checkpoint starts trace SFT with the tokenizer `train tokenizer` learned for both."""
+def test_caption_then_options_stages_lead_into_trace_sft(tmp_path):
+    """The short stages: caption labels are the segment captions under the bare request,
+    options labels are the options copied back; each starts from the last, and trace SFT
+    starts from them with the tokenizer `train tokenizer` learned for all."""
     from click.testing import CliRunner
 
     from vtedge.cli import cli
     from vtedge.datasets import load_records
-    from vtedge.reasoning import CAPTION_REQUEST, SYSTEM_PROMPT
+    from vtedge.reasoning import CAPTION_REQUEST, OPTIONS_REQUEST, SYSTEM_PROMPT
     from vtedge.synth.generate import generate_split
-    from vtedge.train.batch import CAPTION, prepare_examples
+    from vtedge.train.batch import CAPTION, OPTIONS, prepare_examples
     from vtedge.train.metrics_log import read_metrics
     from vtedge.train.sft import train_sft
     from vtedge.train.tokenizer import load_tokenizer
@@ -97,34 +98,53 @@ def test_caption_task_trains_on_timed_captions_then_traces_start_from_it(tmp_pat
     assert CAPTION_REQUEST in prompt and SYSTEM_PROMPT not in prompt
     assert tokenizer.decode(example.target_ids).startswith(
         f"<time>00:00-00:02</time><caption>{record.segments[0].caption}</caption>\n")
+    records = load_records(traces)[:2]
+    bare, full = prepare_examples(records, tokenizer, _spec(), task=OPTIONS, progress=False)
+    prompt = tokenizer.decode(bare.prompt_ids)
+    assert prompt.endswith(f"{records[0].options[-1]}\n{OPTIONS_REQUEST}<|im_end|>\n"
+                           "<|im_start|>assistant\n")
+    assert SYSTEM_PROMPT not in prompt
+    assert SYSTEM_PROMPT in tokenizer.decode(full.prompt_ids)
+    for example, record in zip((bare, full), records, strict=True):
+        assert tokenizer.decode(example.target_ids) == "\n".join(record.options) + "<|im_end|>"
 
     aligned = train_sft(sft_config(captions, tmp_path / "align", task=CAPTION, lr=3e-3,
                                    tokenizer=str(tmp_path / "tok"), val_data=str(captions),
                                    eval_every=4))
-    rows = read_metrics(aligned.out)
-    losses = [r["loss"] for r in rows if r["split"] == "train"]
-    assert losses[-1] < losses[0]
-    [val] = [r for r in rows if r["split"] == "val"]
-    assert set(val) >= {"loss"} and "accuracy" not in val
-    traced = train_sft(sft_config(traces, tmp_path / "trace", model=str(aligned.out / "last"),
+    reading = train_sft(sft_config(traces, tmp_path / "options", task=OPTIONS, lr=3e-3,
+                                   model=str(aligned.out / "last"), val_data=str(traces),
+                                   eval_every=4))
+    for run in (aligned, reading):
+        rows = read_metrics(run.out)
+        losses = [r["loss"] for r in rows if r["split"] == "train"]
+        assert losses[-1] < losses[0]
+        [val] = [r for r in rows if r["split"] == "val"]
+        assert set(val) >= {"loss"} and "accuracy" not in val
+    traced = train_sft(sft_config(traces, tmp_path / "trace", model=str(reading.out / "last"),
                                   max_steps=1))
     assert traced.steps == 1
     assert len(load_tokenizer(traced.out / "last")) == len(tokenizer)
 
 
-def test_caption_task_needs_segments(synth_data, tmp_path):
+@pytest.mark.parametrize(("task", "change", "message"), [
+    ("caption", {"segments": []}, "needs timed 'segments'"),
+    # A multiple-choice record without options never loads; a numerical one may lack them.
+    ("options", {"options": [], "problem_type": "numerical", "solution": "<answer>2</answer>"},
+     "needs 'options'"),
+])
+def test_short_stages_refuse_records_without_their_target(synth_data, tmp_path, task, change,
+                                                          message):
     import json
 
     from vtedge.errors import DatasetError
     from vtedge.train.sft import train_sft
 
     lines = synth_data.read_text().splitlines()
-    bare = json.loads(lines[0])
-    del bare["segments"]
-    data = synth_data.parent / "no_segments.jsonl"
+    bare = {**json.loads(lines[0]), **change}
+    data = synth_data.parent / f"no_{task}_target.jsonl"
     data.write_text("\n".join([json.dumps(bare)] + lines[1:]) + "\n")
-    with pytest.raises(DatasetError, match="needs timed 'segments'"):
-        train_sft(sft_config(data, tmp_path / "run", task="caption"))
+    with pytest.raises(DatasetError, match=message):
+        train_sft(sft_config(data, tmp_path / "run", task=task))
     assert not (tmp_path / "run" / "run.json").exists()
 
 

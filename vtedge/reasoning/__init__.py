@@ -13,14 +13,17 @@ from vtedge.reasoning.grounding import as_span, best_ious, span_iou
 from vtedge.reasoning.parse import TAGS, Element, Reasoning, Segment, parse
 from vtedge.reasoning.prompts import (
     CAPTION_REQUEST,
+    OPTIONS_REQUEST,
     PROMPT_VERSION,
     SYSTEM_PROMPT,
     USER_TEMPLATE,
     caption_target,
     format_question,
     load_prompt_file,
+    options_target,
     render_caption_chat,
     render_chat,
+    render_options_chat,
     render_user,
     sft_target,
 )
@@ -28,6 +31,7 @@ from vtedge.reasoning.timestamps import format_clock, format_span, parse_clock, 
 
 __all__ = [
     "CAPTION_REQUEST",
+    "OPTIONS_REQUEST",
     "PROMPT_VERSION",
     "SYSTEM_PROMPT",
     "TAGS",
@@ -45,6 +49,7 @@ __all__ = [
     "format_question",
     "format_span",
     "load_prompt_file",
+    "options_target",
     "parse",
     "parse_clock",
     "numbers_match",
@@ -52,6 +57,7 @@ __all__ = [
     "parse_span",
     "render_caption_chat",
     "render_chat",
+    "render_options_chat",
     "render_user",
     "sft_target",
     "solution_answer",

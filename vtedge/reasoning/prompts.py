@@ -20,6 +20,9 @@ VIDEO_PAD = "<|video_pad|>"
 # The alignment stage's request: a bare user turn, as LLaVA-style pretraining uses, so a
 # model learning to look at the video is not asked to read past a long system prompt.
 CAPTION_REQUEST = "Describe the video."
+# The option-reading stage's request, after the question and its options: copying them
+# back trains the in-context lookup a small model needs to name the option it concluded.
+OPTIONS_REQUEST = "Repeat the options."
 
 
 def load_prompt_file() -> dict:
@@ -78,17 +81,36 @@ def sft_target(process: str, solution: str) -> str:
     return process + "\n" + solution
 
 
-def render_caption_chat(video_tokens: int, assistant: str | None = None) -> str:
-    """The alignment stage's chat: the video and ``CAPTION_REQUEST``, no system prompt."""
+def bare_chat(user: str, video_tokens: int, assistant: str | None = None) -> str:
+    """A single user turn (the video, then ``user``) without the system prompt: the
+    layout of the short stages that come before trace SFT."""
     if video_tokens < 0:
         raise ValueError(f"video_tokens must be >= 0, got {video_tokens}")
     text = (
         f"{IM_START}user\n{VISION_START}{VIDEO_PAD * video_tokens}{VISION_END}"
-        f"{CAPTION_REQUEST}{IM_END}\n{IM_START}assistant\n"
+        f"{user}{IM_END}\n{IM_START}assistant\n"
     )
     if assistant is not None:
         text += f"{assistant}{IM_END}\n"
     return text
+
+
+def render_caption_chat(video_tokens: int, assistant: str | None = None) -> str:
+    """The alignment stage's chat: the video and ``CAPTION_REQUEST``."""
+    return bare_chat(CAPTION_REQUEST, video_tokens, assistant)
+
+
+def render_options_chat(problem: str, options: list[str], video_tokens: int,
+                        assistant: str | None = None) -> str:
+    """The option-reading stage's chat: the video, the question with its options, and
+    ``OPTIONS_REQUEST``."""
+    return bare_chat(format_question(problem, options) + "\n" + OPTIONS_REQUEST,
+                     video_tokens, assistant)
+
+
+def options_target(options) -> str:
+    """The options copied back, one per line, as ``format_question`` lists them."""
+    return "\n".join(options)
 
 
 def caption_target(segments) -> str:
