@@ -31,8 +31,9 @@ def is_preset(name: str) -> bool:
 
 
 def tokenizer_corpus(records) -> list[str]:
-    """The text a preset's tokenizer learns from: every chat the run will show it, the
-    alignment stage's captions included for records that carry segments."""
+    """The text a preset's tokenizer learns from: every record's trace chat, and the
+    alignment stage's captions for records that carry segments. The option-reading chat
+    adds only its three-word request to the trace chat's text, so it is left out."""
     from vtedge.reasoning import caption_target, render_caption_chat, render_chat, sft_target
 
     texts = []
