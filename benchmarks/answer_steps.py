@@ -1,8 +1,8 @@
 """Where do generated answers go wrong? Each answer to a synthetic question is split into
 the steps of its gold trace: the conclusion (read off the video), the options read back
-("A. red: no. B. yellow: yes.", copied from the prompt), and the letter. Per question
-family: how often each step is right, and how often the letter is right when the
-conclusion is.
+when the trace does that ("A. red: no. B. yellow: yes.", copied from the prompt), and the
+letter. Per question family: how often each step is right, and how often the letter is
+right when the conclusion is.
 
     vtedge eval --model BUNDLE --data data/val/records.jsonl --out pred.jsonl
     python -m benchmarks.answer_steps data/val/records.jsonl pred.jsonl [more.jsonl ...]
@@ -21,8 +21,8 @@ CHECK = re.compile(r"([A-F])\. (.*?): (yes|no)\.")
 
 
 def conclusion(process: str) -> str:
-    """The gold trace's conclusion: the line before the options are read back."""
-    return process.splitlines()[-2]
+    """The gold trace's conclusion: its last line that does not read options back."""
+    return [line for line in process.splitlines() if not CHECK.search(line)][-1]
 
 
 def read_back(output: str) -> list[tuple[str, str, str]]:
@@ -30,13 +30,18 @@ def read_back(output: str) -> list[tuple[str, str, str]]:
     return CHECK.findall(output)
 
 
-def steps(record, output: str, answer: str | None) -> tuple[bool, bool, bool]:
-    """Whether the conclusion, the options read back and the letter are right."""
+def steps(record, output: str, answer: str | None) -> tuple[bool, bool | None, bool]:
+    """Whether the conclusion, the options read back (``None``: none were) and the letter
+    are right."""
     texts = {option[0]: option[3:] for option in record.options}
     checked = read_back(output)
-    copied = bool(checked) and all(texts.get(letter) == text for letter, text, _ in checked)
+    copied = all(texts.get(letter) == text for letter, text, _ in checked) if checked else None
     said = conclusion(record.process) in output.splitlines()
     return said, copied, answer == record.answer
+
+
+def percent(flags: list[bool]) -> str:
+    return f"{100 * sum(flags) / len(flags):.0f}" if flags else "-"
 
 
 def main() -> None:
@@ -59,9 +64,9 @@ def main() -> None:
     for family in sorted(by_family) + ["all"]:
         runs = by_family[family] if family != "all" else sum(by_family.values(), [])
         concluded = [r for r in runs if r[0]]
-        rows.append([family, len(runs), *(f"{100 * sum(r[k] for r in runs) / len(runs):.0f}"
-                                          for k in range(3)),
-                     f"{100 * sum(r[2] for r in concluded) / max(1, len(concluded)):.0f}"])
+        read = [r[1] for r in runs if r[1] is not None]
+        rows.append([family, len(runs), percent([r[0] for r in runs]), percent(read),
+                     percent([r[2] for r in runs]), percent([r[2] for r in concluded])])
     write_results(
         "answer_steps", "Where do generated answers go wrong?",
         ["family", "answers", "conclusion right (%)", "options read back right (%)",
@@ -69,7 +74,8 @@ def main() -> None:
         rows,
         notes=[f"records {args.records}; predictions {', '.join(args.predictions)}",
                "conclusion: the gold trace's conclusion line appears verbatim in the answer; "
-               "options read back: every `X. text: yes|no.` names option X's own text"],
+               "options read back: of the answers that read any back, those whose every "
+               "`X. text: yes|no.` names option X's own text"],
         command="python -m benchmarks.answer_steps " + " ".join(
             [args.records, *args.predictions]))
 

@@ -56,7 +56,7 @@ def main() -> None:
     began = time.perf_counter()
     recipe = Recipe(args.root, args.threads)
     recipe.synthesize()
-    sft = recipe.sft(SEED, recipe.pretrain())
+    sft = recipe.sft(SEED, recipe.align())
     grpo = recipe.grpo(SEED, sft)
     bundle = recipe.export(grpo, f"grpo-s{SEED}-int8", int8=True)
     install_bundle(bundle)

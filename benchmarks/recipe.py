@@ -1,8 +1,8 @@
 """The default model's recipe as seeded stages: synthesize the suite, teach ``vt-tiny`` to
-look (the caption alignment stage) and to read options back (the option-reading stage),
-both shared by every seed, SFT then GRPO it, export a bundle, evaluate it. Every stage
-runs the real ``vtedge`` CLI, logs the exact command, and is skipped when its output
-already exists, so a stopped recipe picks up where it was.
+look (the caption alignment stage, shared by every seed), SFT then GRPO it, export a
+bundle, evaluate it. Every stage runs the real ``vtedge`` CLI, logs
+the exact command, and is skipped when its output already exists, so a stopped recipe
+picks up where it was.
 
 ``benchmarks.default_model`` runs it once and installs the bundle in the package;
 ``benchmarks.reproduce`` runs it over several seeds and writes ``REPRODUCE.md``.
@@ -30,9 +30,6 @@ SPLITS = {
 ALIGN_ARGS = ["--task", "caption", "--model", "vt-tiny", "--lr", "2e-3", "--max-steps", "600",
               "--batch-size", "32", "--micro-batch", "32", "--eval-every", "100",
               "--save-every", "50", "--vision-lr-scale", "0.1"]
-OPTIONS_ARGS = ["--task", "options", "--lr", "1e-3", "--max-steps", "300",
-                "--batch-size", "32", "--micro-batch", "32", "--eval-every", "100",
-                "--save-every", "50", "--vision-lr-scale", "0.1"]
 SFT_ARGS = ["--lr", "2e-3", "--max-steps", "400", "--batch-size", "16",
             "--micro-batch", "16", "--eval-every", "100", "--save-every", "50",
             "--val-generate", "40", "--vision-lr-scale", "0.1"]
@@ -80,20 +77,6 @@ class Recipe:
                  "--val-data", str(self.data("captions-val")), "--out", str(out),
                  "--threads", str(self.threads), "--quiet", restart=self._restart(out))
         return out / "last"
-
-    def read_options(self, init: Path) -> Path:
-        """The shared second stage: copy each training question's options back, so the
-        model can find the option its conclusion names (trace SFT alone does not teach it)."""
-        out = self.root / "runs" / "options"
-        self.run(self._finished(out, OPTIONS_ARGS), "train", "sft", *OPTIONS_ARGS,
-                 "--model", str(init), "--data", str(self.data("train")), "--val-data",
-                 str(self.data("val")), "--out", str(out), "--threads", str(self.threads),
-                 "--quiet", restart=self._restart(out))
-        return out / "last"
-
-    def pretrain(self) -> Path:
-        """The checkpoint every seed's trace SFT starts from: alignment, then options."""
-        return self.read_options(self.align())
 
     def sft(self, seed: int, init: Path) -> Path:
         out = self.root / "runs" / f"sft-s{seed}"

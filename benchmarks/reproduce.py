@@ -79,31 +79,30 @@ def main() -> None:
 
     recipe = Recipe(args.root, args.threads)
     recipe.synthesize()
-    start = recipe.pretrain()
+    aligned = recipe.align()
     rows: dict[str, list[dict]] = {"SFT": [], "SFT + GRPO": []}
     costs, rewards = [], []
     for seed in args.seeds:
-        sft = recipe.sft(seed, start)
+        sft = recipe.sft(seed, aligned)
         grpo = recipe.grpo(seed, sft)
         costs.append([seed, f"{step_minutes(sft.parent):.1f}", f"{step_minutes(grpo.parent):.1f}"])
         rewards.append(reward_trend(grpo.parent))
         rows["SFT"].append(scores_for(recipe, recipe.export(sft, f"sft-s{seed}", False)))
         rows["SFT + GRPO"].append(
             scores_for(recipe, recipe.export(grpo, f"grpo-s{seed}", False)))
-    shipped = recipe.export(recipe.grpo(SHIPPED_SEED, recipe.sft(SHIPPED_SEED, start)),
+    shipped = recipe.export(recipe.grpo(SHIPPED_SEED, recipe.sft(SHIPPED_SEED, aligned)),
                             f"grpo-s{SHIPPED_SEED}-int8", True)
     rows[f"shipped INT8 bundle (SFT + GRPO, seed {SHIPPED_SEED})"] = [
         scores_for(recipe, shipped)]
     commands = list(dict.fromkeys(recipe.commands))  # the shipped row repeats seed 0's
     OUT.write_text(render(rows, args.seeds, commands, costs, rewards,
-                          {stage: step_minutes(recipe.root / "runs" / stage)
-                           for stage in ("align", "options")}), encoding="utf-8")
+                          step_minutes(aligned.parent)), encoding="utf-8")
     print(OUT.read_text(encoding="utf-8"))
 
 
 def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
            costs: list[list], rewards: list[tuple[float, float]],
-           shared_minutes: dict[str, float]) -> str:
+           align_minutes: float) -> str:
     families = sorted({f for runs in rows.values() for run in runs
                        for f in run["ood"]["by_family"]})
     table1, table3, extra = [], [], []
@@ -153,9 +152,8 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         f"Written by `python -m benchmarks.reproduce`. Device: {device_name()}; "
         "every number comes from the stages listed under Commands. Values are mean ± std "
         "over training seeds "
-        f"{', '.join(map(str, seeds))} (the data, and the `vt-tiny` that every seed's trace "
-        "SFT starts from, after caption alignment and option reading, are the same for "
-        "every seed); accuracy, "
+        f"{', '.join(map(str, seeds))} (the data, and the caption-aligned `vt-tiny` that "
+        "every seed's trace SFT starts from, are the same for every seed); accuracy, "
         "format rate and recall in %.",
         "",
         "## Table 1 analogue: accuracy",
@@ -200,9 +198,7 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         "",
         markdown_table(["seed", "SFT minutes", "GRPO minutes"], costs),
         "",
-        "The shared stages every seed starts from: caption alignment "
-        f"{shared_minutes['align']:.1f} minutes, option reading "
-        f"{shared_minutes['options']:.1f} minutes.",
+        f"The caption alignment stage every seed starts from: {align_minutes:.1f} minutes.",
         "",
         "## Commands",
         "",

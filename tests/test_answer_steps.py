@@ -20,4 +20,4 @@ def test_a_wrong_copy_and_a_wrong_conclusion_are_told_apart():
     assert steps(RECORD, miscopied, "B") == (True, False, True)
     wrong = RECORD.process.replace("So the triangle was red.", "So the triangle was blue.")
     assert steps(RECORD, wrong, "C") == (False, True, False)
-    assert steps(RECORD, "<answer>B</answer>", "B") == (False, False, True)
+    assert steps(RECORD, "<answer>B</answer>", "B") == (False, None, True)

@@ -81,10 +81,6 @@ def test_gold_traces_score_perfectly(splits, split):
         limit = 25 * len(record.segments) if record.family == "describe" else 80
         assert len(record.process.split()) <= limit, record.process
         assert parse(text).answer == record.answer
-        # The last line reads the options back in turn and stops at the answer.
-        gold = "ABCDEF".index(record.answer)
-        checked = record.process.splitlines()[-1].split(": no. ")
-        assert checked == [*record.options[:gold], f"{record.options[gold]}: yes."]
         assert record.problem_id.startswith(f"synth-{split}-3-")
 
 

@@ -6,10 +6,7 @@ Every family needs the model to find a moment (``<time>``), say what it shows
 (``state-after``, ``who-state``) that train never asks. ``describe`` walks the whole clip
 phase by phase: its trace captions every shape in every phase, so a model learning it gets
 a dense signal to read the frames (a tiny model trained on the other families alone
-learns their text and ignores the video). Every trace ends by reading the options back in
-turn up to the answer ("A. red: no. B. yellow: yes."): a 2M-parameter model cannot find a
-shuffled option's letter from its conclusion in one step, but can copy an option next to
-it and compare.
+learns their text and ignores the video).
 """
 
 from __future__ import annotations
@@ -64,16 +61,8 @@ class Question:
         return OPTION_LETTERS[self.answer]
 
     @property
-    def checks(self) -> str:
-        """The options read back in turn up to the answer ("A. red: no. B. yellow: yes."),
-        so that naming the letter is a step next to the conclusion, not a search of the
-        prompt."""
-        return " ".join(f"{option}: {'yes' if k == self.answer else 'no'}."
-                        for k, option in enumerate(self.options[:self.answer + 1]))
-
-    @property
     def process(self) -> str:
-        return "\n".join([b.render() for b in self.blocks] + [self.conclusion, self.checks])
+        return "\n".join([b.render() for b in self.blocks] + [self.conclusion])
 
 
 def _cap(text: str) -> str:
