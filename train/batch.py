@@ -5,8 +5,8 @@ into patches (``vtedge.patchify`` on CPU, the frame-tokenize kernel on CUDA), an
 prompt is the published chat text with ``<|video_pad|>`` repeated ``gt*gh*gw/4`` times.
 The prompt and the assistant turn are tokenized separately, as generation sees them, so
 SFT labels cover exactly the tokens the model will have to write: the trace, the answer
-and ``<|im_end|>``. Two short stages that come before it for a model trained from scratch
-use a bare user turn instead: the ``caption`` task (alignment) asks for the record's timed
+and ``<|im_end|>``. Two short stages that can come before it for a model trained from
+scratch use a bare user turn instead: the ``caption`` task (alignment) asks for the record's timed
 segment captions, and the ``options`` task asks for its options copied back (every other
 record in the trace prompt instead, the distance at which the trace will need them).
 """

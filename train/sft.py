@@ -7,9 +7,9 @@ format rate / accuracy of greedy answers on a held-out slice), atomic checkpoint
 
 ``task="caption"`` is the alignment stage that comes first for a model trained from
 scratch: the target is the record's timed segment captions under a bare request, so
-nearly every uncertain label token is read off the frames. ``task="options"`` comes next:
-the target is the question's options copied back, which trains the in-context lookup that
-naming a shuffled option's letter needs. Both are validated by loss alone.
+nearly every uncertain label token is read off the frames. ``task="options"`` is an
+optional stage after it: the target is the question's options copied back, the in-context
+copy that naming a shuffled option's letter rests on. Both are validated by loss alone.
 """
 
 from __future__ import annotations

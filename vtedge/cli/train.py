@@ -87,9 +87,9 @@ def summarize(prefix: str, values: dict) -> str:
 @click.option("--task", type=click.Choice(["trace", "caption", "options"]), default="trace",
               show_default=True,
               help="trace: write the Video-Thinker trace and answer. caption: write the "
-                   "records' timed segment captions (the alignment stage). options: copy "
-                   "the question's options back (option reading). A model trained from "
-                   "scratch takes caption, then options, then trace.")
+                   "records' timed segment captions (the alignment stage, first for a model "
+                   "trained from scratch). options: copy the question's options back (an "
+                   "optional stage between the two).")
 @click.option("--tokenizer", type=click.Path(),
               help="Tokenizer directory for a preset (default: train one on --data's text).")
 @click.option("--val-data", type=click.Path(), help="Validation records.")
@@ -109,8 +109,8 @@ def sft(threads, **options) -> None:
     Defaults: a preset carries its own (vt-tiny: lr 2e-3, batch 16, 8 epochs); a
     checkpoint directory gets Video-Thinker's 7B settings (lr 1e-5, 1 epoch, batch 16).
     A preset trained from scratch learns to look at the video first (--task caption on
-    records with segments, e.g. the synth `describe` family), then to read the options
-    back (--task options), then the traces.
+    records with segments, e.g. the synth `describe` family), then the traces. --task
+    options, between the two, trains copying the question's options back.
     \b
     Examples:
       vtedge data synth --out data/train --n 800 --split train
@@ -120,9 +120,7 @@ def sft(threads, **options) -> None:
           --data data/captions/records.jsonl --out runs/tokenizer
       vtedge train sft --task caption --model vt-tiny --tokenizer runs/tokenizer \\
           --data data/captions/records.jsonl --out runs/captions
-      vtedge train sft --task options --model runs/captions/last \\
-          --data data/train/records.jsonl --out runs/options
-      vtedge train sft --model runs/options/last --data data/train/records.jsonl \\
+      vtedge train sft --model runs/captions/last --data data/train/records.jsonl \\
           --val-data data/val/records.jsonl --out runs/sft-tiny
       vtedge train sft --model /models/Qwen2.5-VL-7B-Instruct --data sft.jsonl \\
           --data-root /datasets --out runs/sft-7b --lora

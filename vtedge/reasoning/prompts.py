@@ -21,7 +21,7 @@ VIDEO_PAD = "<|video_pad|>"
 # model learning to look at the video is not asked to read past a long system prompt.
 CAPTION_REQUEST = "Describe the video."
 # The option-reading stage's request, after the question and its options: copying them
-# back trains the in-context lookup a small model needs to name the option it concluded.
+# back trains the in-context copy a small model needs to name the option it concluded.
 OPTIONS_REQUEST = "Repeat the options."
 
 
