@@ -15,6 +15,7 @@ from vtedge.rewards import accuracy_reward, format_reward, grounding_reward
 from vtedge.spec import get_spec
 from vtedge.synth import (
     BASE_FAMILIES,
+    COLOURS,
     HELD_OUT_PAIRS,
     TWO_HOP_FAMILIES,
     generate_split,
@@ -82,6 +83,19 @@ def test_gold_traces_score_perfectly(splits, split):
         assert len(record.process.split()) <= limit, record.process
         assert parse(text).answer == record.answer
         assert record.problem_id.startswith(f"synth-{split}-3-")
+
+
+def test_colour_options_follow_the_palette(splits):
+    """A colour question's letter follows from the colour it concludes, like count's numbers."""
+    _, paths = splits
+    colour_rows = [r for r in _lines(paths["ood"]) if r["family"] in ("state", "state-after",
+                                                                       "who-state")]
+    assert colour_rows
+    for row in colour_rows:
+        assert [o.split(". ", 1)[1] for o in row["options"]] == list(COLOURS)
+        letter = row["solution"].removeprefix("<answer>").removesuffix("</answer>")
+        colour = COLOURS["ABCD".index(letter)]
+        assert row["process"].endswith(f"was {colour}."), row["process"]
 
 
 def test_ood_changes_length_pairs_and_families(splits):
