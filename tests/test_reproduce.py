@@ -1,0 +1,30 @@
+"""The no-video answer prior that `benchmarks.reproduce` reports next to chance."""
+
+import json
+
+import pytest
+
+from benchmarks.recipe import Recipe
+from benchmarks.reproduce import answer_prior
+
+
+def _write(recipe, split, rows):
+    path = recipe.data(split)
+    path.parent.mkdir(parents=True)
+    lines = [json.dumps({"problem_id": f"{split}-{i}", "problem": "Which?",
+                         "problem_type": "multiple choice",
+                         "options": ["A. red", "B. green", "C. blue", "D. yellow"],
+                         "solution": f"<answer>{letter}</answer>", "process": "So.",
+                         "data_type": "video", "path": f"./videos/{i}.mp4", "family": family})
+             for i, (family, letter) in enumerate(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_prior_answers_each_familys_most_common_training_letter(tmp_path):
+    recipe = Recipe(tmp_path)
+    _write(recipe, "train", [("state", "D"), ("state", "D"), ("state", "A"),
+                             ("count", "B"), ("count", "B"), ("count", "B"), ("count", "C")])
+    # state guesses D, count B, and who-state (never trained) the overall favourite, B.
+    _write(recipe, "val", [("state", "D"), ("state", "A"), ("count", "B"), ("count", "C"),
+                           ("who-state", "B")])
+    assert answer_prior(recipe, "val") == pytest.approx(0.6)
