@@ -69,12 +69,22 @@ def step_minutes(run: Path) -> float:
     return sum(r["seconds"] for r in read_metrics(run) if r["split"] == "train") / 60
 
 
-def reward_trend(run: Path, window: int = 10) -> tuple[float, float]:
-    """GRPO's mean reward over its first and its last ``window`` steps."""
+def reward_trend(run: Path, window: int = 10) -> tuple[float, float, float, float]:
+    """GRPO's mean reward over its first and its last ``window`` steps, and the change
+    over the run that a least-squares line through every step's reward gives, with its
+    standard error: one step scores only a few prompts, so windows alone are noisy."""
+    import numpy as np
+
     from vtedge.train.metrics_log import read_metrics
 
-    rewards = [r["reward_mean"] for r in read_metrics(run) if r["split"] == "train"]
-    return mean(rewards[:window]), mean(rewards[-window:])
+    rewards = np.array([r["reward_mean"] for r in read_metrics(run) if r["split"] == "train"])
+    steps = np.arange(len(rewards), dtype=float)
+    slope, intercept = np.polyfit(steps, rewards, 1)
+    residual = rewards - (slope * steps + intercept)
+    slope_se = np.sqrt(residual @ residual / (len(steps) - 2) / ((steps - steps.mean()) ** 2).sum())
+    span = len(steps) - 1
+    return (float(rewards[:window].mean()), float(rewards[-window:].mean()),
+            float(slope * span), float(slope_se * span))
 
 
 def scores_for(recipe: Recipe, bundle: Path) -> dict[str, dict]:
@@ -118,7 +128,7 @@ def main() -> None:
 
 
 def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
-           costs: list[list], rewards: list[tuple[float, float]],
+           costs: list[list], rewards: list[tuple[float, float, float, float]],
            align_minutes: float, prior: dict[str, float]) -> str:
     families = sorted({f for runs in rows.values() for run in runs
                        for f in run["ood"]["by_family"]})
@@ -151,10 +161,11 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
                     for s, g in zip(rows["SFT"], rows["SFT + GRPO"], strict=True)]
     per_seed = markdown_table(
         ["seed", "SFT val", "GRPO val", "SFT ood", "GRPO ood", "ood gain (points)",
-         "GRPO reward, first → last 10 steps"],
+         "GRPO reward, first → last 10 steps", "reward change, line fit ± s.e."],
         [[seed, pct(s["val"]["accuracy"]), pct(g["val"]["accuracy"]),
           pct(s["ood"]["accuracy"]), pct(g["ood"]["accuracy"]),
-          f"{100 * gain:+.1f}", f"{trend[0]:.3f} → {trend[1]:.3f}"]
+          f"{100 * gain:+.1f}", f"{trend[0]:.3f} → {trend[1]:.3f}",
+          f"{trend[2]:+.3f} ± {trend[3]:.3f}"]
          for seed, s, g, gain, trend in zip(seeds, rows["SFT"], rows["SFT + GRPO"], gains,
                                             rewards, strict=True)])
     (shipped,) = list(rows.values())[-1]
