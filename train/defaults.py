@@ -24,8 +24,9 @@ GRPO_DEFAULTS: dict[str, dict] = {
     CHECKPOINT: {"lr": 5e-6, "beta": 0.04, "weight_decay": 0.01, "max_grad_norm": 5.0,
                  "num_generations": 8, "prompts_per_step": 2, "micro_batch": 4,
                  "temperature": 1.0, "max_new_tokens": 1024, "warmup_ratio": 0.0},
-    # vtedge-trained presets: a small model tolerates (and needs) a larger step.
-    "preset": {"lr": 2e-4, "beta": 0.04, "weight_decay": 0.01, "max_grad_norm": 5.0,
+    # vtedge-trained presets: a larger step than 7B's, but vt-tiny's greedy answers degrade
+    # at 2e-4 and its format collapses at 1e-3 (benchmarks/results/training.md, session 5).
+    "preset": {"lr": 5e-5, "beta": 0.04, "weight_decay": 0.01, "max_grad_norm": 5.0,
                "num_generations": 8, "prompts_per_step": 4, "micro_batch": 32,
                "temperature": 1.0, "max_new_tokens": 256, "warmup_ratio": 0.0},
 }

@@ -173,7 +173,7 @@ def grpo(threads, **options) -> None:
 
     \b
     Defaults as published for checkpoints: beta 0.04, lr 5e-6, weight decay 0.01,
-    grad-norm clip 5, G 8 (presets: lr 2e-4, 256 new tokens).
+    grad-norm clip 5, G 8 (presets: lr 5e-5, 256 new tokens).
     \b
     Examples:
       vtedge train grpo --init runs/sft-tiny/best --data data/train/records.jsonl \\
