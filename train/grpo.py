@@ -147,6 +147,47 @@ def completion_logits(model, batch: dict, length: int):
     return model(**batch, logits_to_keep=length + 1).logits[:, :-1]
 
 
+@dataclass
+class RowBatch:
+    """A micro-batch of completions and what scores them: the distinct prompts and each
+    row's prompt (``owners``), or, where ``owners`` is None, the full sequences."""
+
+    inputs: dict
+    owners: object
+    completion_ids: object
+    completion_mask: object
+
+    def logits(self, model):
+        if self.owners is None:
+            return completion_logits(model, self.inputs, self.completion_ids.shape[1])
+        from vtedge.train.shared_prompt import shared_prompt_logits
+
+        return shared_prompt_logits(model, self.inputs, self.owners, self.completion_ids,
+                                    self.completion_mask)
+
+
+def row_batch(examples, completions, rows: list[int], group: int, spec, ids, device, dtype,
+              shared: bool) -> RowBatch:
+    """``rows`` of the step's completions (row r continues example r // group), each prompt
+    run once when ``shared``. A distributed wrapper (DDP, FSDP, ZeRO) must see the whole
+    forward, so many processes score the full sequences."""
+    import torch
+
+    from vtedge.train.batch import prompt_batch
+
+    if not shared:
+        inputs, completion_ids, completion_mask = sequence_batch(
+            examples, completions, rows, group, spec, ids, device, dtype)
+        return RowBatch(inputs, None, completion_ids, completion_mask)
+    owner_of_row = [r // group for r in rows]
+    distinct = sorted(set(owner_of_row))
+    prompts = prompt_batch([examples[i] for i in distinct], spec, ids["pad_token_id"],
+                           ids["video_token_id"], device, dtype)
+    owners = torch.tensor([distinct.index(o) for o in owner_of_row], device=device)
+    return RowBatch(prompts, owners, completions.ids[rows].to(device),
+                    completions.mask[rows].to(device))
+
+
 def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
     """Run (or resume) GRPO; ``on_step(step, row)`` may return True to stop as a signal does."""
     import torch
@@ -200,17 +241,12 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
     engine = HFGenerateRollout(session.unwrap(model), ids["eos_token_id"], ids["pad_token_id"])
     first_reward, last_row, stopped, step = None, {}, False, start_step
 
-    def reference_logps(batch, completion_ids, length):
+    def reference_logps(part: RowBatch):
         with torch.no_grad(), session.autocast():
             if reference is not None:
-                logits = completion_logits(reference, batch, length)
-            else:  # LoRA: the base model is the policy with its adapter switched off
-                with session.unwrap(model).disable_adapter():
-                    logits = completion_logits(model, batch, length)
-            from vtedge.kernels import token_logps
-
-            return token_logps(logits, completion_ids, config.temperature,
-                               backend=config.kernel_backend)
+                return token_logps_of(reference, part, config)
+            with session.unwrap(model).disable_adapter():  # LoRA: the adapter-free base
+                return token_logps_of(model, part, config)
 
     with StopRequest() as stop, progress_bar("grpo", total_steps, disable=quiet) as advance:
         advance(start_step)
@@ -259,27 +295,24 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
             mark = time.perf_counter()
             inputs, old, ref = [], [], []
             for rows_chunk in chunks:
-                seq, comp_ids, comp_mask = sequence_batch(
-                    chunk, completions, rows_chunk, group, loaded.spec, ids, session.device,
-                    session.pixel_dtype)
-                inputs.append((seq, comp_ids, comp_mask))
-                length = comp_ids.shape[1]
+                part = row_batch(chunk, completions, rows_chunk, group, loaded.spec, ids,
+                                 session.device, session.pixel_dtype, shared=session.world == 1)
+                inputs.append(part)
                 if config.iterations > 1:
                     with torch.no_grad(), session.autocast():
-                        old.append(token_logps_of(model, seq, comp_ids, length, config))
-                ref.append(reference_logps(seq, comp_ids, length) if config.beta else None)
+                        old.append(token_logps_of(model, part, config))
+                ref.append(reference_logps(part) if config.beta else None)
             timings["reference"] = time.perf_counter() - mark
 
             kl = clip = 0.0
             for iteration in range(config.iterations):
-                for index, (seq, comp_ids, comp_mask) in enumerate(inputs):
+                for index, part in enumerate(inputs):
                     mark = time.perf_counter()
-                    part = len(chunks[index])
+                    comp_mask = part.completion_mask
                     with session.no_sync(model, skip=index < len(inputs) - 1), \
                             session.autocast():
-                        logits = completion_logits(model, seq, comp_ids.shape[1])
                         loss, metrics = grpo_loss(
-                            logits, comp_ids, comp_mask,
+                            part.logits(model), part.completion_ids, comp_mask,
                             advantages=advantages[chunks[index][0]:chunks[index][-1] + 1],
                             old_logps=old[index] if old else None, ref_logps=ref[index],
                             temperature=config.temperature, beta=config.beta,
@@ -287,8 +320,8 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
                             loss_type=config.loss_type, scale_rewards=config.scale_rewards,
                             num_items_in_batch=total_tokens, backend=config.kernel_backend)
                         session.accelerator.backward(
-                            loss * micro_weight(config.loss_type, part, rows, comp_mask,
-                                                total_tokens))
+                            loss * micro_weight(config.loss_type, len(chunks[index]), rows,
+                                                comp_mask, total_tokens))
                     timings["loss"] += time.perf_counter() - mark
                     if iteration == config.iterations - 1:
                         tokens = float(comp_mask.sum())
@@ -339,11 +372,11 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
     return GRPOResult(started.out, step + 1, stopped, summary, session.unwrap(model))
 
 
-def token_logps_of(model, batch, completion_ids, length, config):
+def token_logps_of(model, part: RowBatch, config):
     from vtedge.kernels import token_logps
 
-    logits = completion_logits(model, batch, length)
-    return token_logps(logits, completion_ids, config.temperature, backend=config.kernel_backend)
+    return token_logps(part.logits(model), part.completion_ids, config.temperature,
+                       backend=config.kernel_backend)
 
 
 def micro_weight(loss_type: str, rows_in_chunk: int, rows: int, mask, total_tokens: float):

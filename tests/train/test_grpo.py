@@ -149,3 +149,48 @@ def test_grpo_resumes_where_it_stopped(synth_data, init_checkpoint, tmp_path):
     # Four new tokens earn no reward, so the gradient is the KL term's alone, at rounding
     # level: a clean-clone CI run saw 1.1e-7 uninterrupted against 0.0 resumed.
     assert got["grad_norm"] == pytest.approx(expected["grad_norm"], rel=1e-5, abs=1e-6)
+
+
+def test_shared_prompt_scoring_matches_full_sequences(synth_data, init_checkpoint):
+    """Each prompt run once with its cache copied to its completions gives the full
+    sequences' logits and gradients, also where a micro-batch splits a group."""
+    import torch
+
+    from vtedge.datasets import load_records
+    from vtedge.train.batch import prepare_examples, prompt_batch
+    from vtedge.train.checkpoint import load_checkpoint
+    from vtedge.train.grpo import row_batch
+    from vtedge.train.rollout import HFGenerateRollout, trim_completions
+    from vtedge.train.tokenizer import special_token_ids
+
+    checkpoint = load_checkpoint(init_checkpoint)
+    model, spec = checkpoint.model.train(), checkpoint.spec
+    ids = special_token_ids(checkpoint.tokenizer)
+    examples = prepare_examples(list(load_records(synth_data))[:3], checkpoint.tokenizer, spec,
+                                with_targets=False, progress=False)
+    assert len({len(e.prompt_ids) for e in examples}) > 1  # left padding is exercised
+    prompts = prompt_batch(examples, spec, ids["pad_token_id"], ids["video_token_id"], "cpu",
+                           torch.float32)
+    torch.manual_seed(0)
+    sampled = HFGenerateRollout(model, ids["eos_token_id"], ids["pad_token_id"]).generate(
+        prompts, 2, max_new_tokens=8, temperature=1.5).ids
+    sampled[0, 3] = sampled[3, 5] = ids["eos_token_id"]  # completions of three lengths
+    out = trim_completions(sampled, ids["eos_token_id"], ids["pad_token_id"])
+
+    def logits_and_grads(rows, shared):
+        model.zero_grad(set_to_none=True)
+        part = row_batch(examples, out, rows, 2, spec, ids, "cpu", torch.float32, shared)
+        logits = part.logits(model)
+        weights = torch.linspace(-1, 1, logits.shape[-1])
+        (logits * weights * part.completion_mask[..., None]).sum().backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        return logits.detach() * part.completion_mask[..., None], grads
+
+    for rows in ([0, 1, 2, 3, 4, 5], [1, 2, 3]):
+        full_logits, full_grads = logits_and_grads(rows, shared=False)
+        shared_logits, shared_grads = logits_and_grads(rows, shared=True)
+        torch.testing.assert_close(shared_logits, full_logits, atol=1e-4, rtol=1e-4)
+        assert shared_grads.keys() == full_grads.keys()
+        for name, grad in full_grads.items():
+            torch.testing.assert_close(shared_grads[name], grad, atol=1e-4, rtol=1e-3,
+                                       msg=name)
