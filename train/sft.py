@@ -127,6 +127,7 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     from vtedge.train.metrics_log import MetricsLog
     from vtedge.train.optim import build_optimizer, build_scheduler
     from vtedge.train.run_dir import LAST, StopRequest, load_trainer_state
+    from vtedge.train.shared_prompt import shared_prefix_logits
     from vtedge.train.start import record_run, save, start_run
     from vtedge.train.tokenizer import special_token_ids
     from vtedge.train.validate import validate
@@ -190,8 +191,9 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
                                   session.device, session.pixel_dtype)
                 labels = batch.pop("labels")
                 with session.no_sync(model, skip=index < len(chunks) - 1), session.autocast():
-                    logits = model(**batch).logits
-                    summed = token_loss_sum(logits, labels)
+                    logits, start = (shared_prefix_logits(model, batch) if session.world == 1
+                                     else (model(**batch).logits, 0))
+                    summed = token_loss_sum(logits, labels[:, start:])
                     # DDP averages gradients over processes; scale so the result is the
                     # token mean over the whole global batch.
                     session.accelerator.backward(summed * session.world / label_tokens)

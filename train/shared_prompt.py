@@ -1,10 +1,15 @@
-"""GRPO's log-prob passes with each prompt run once per group instead of once per completion.
+"""Leading tokens that several rows share, run once: the rows continue from their copy of
+its key/value cache. Same logits as the full rows, to float rounding; gradients reach the
+shared part through the cache.
 
-The G completions of a prompt share all of its few hundred tokens (system prompt, video,
-question); the policy, old-policy and reference passes differ only on the completions. So
-the distinct prompts run once, through the vision tower too, and every completion runs
-against its prompt's key/value cache: the logits of the full sequences, to float rounding,
-for about 1/G of the prompt's compute. Gradients reach the prompt through the cache.
+- GRPO: the G completions of a prompt share all of its few hundred tokens (system prompt,
+  video, question), so the policy, old-policy and reference passes run each distinct
+  prompt once, vision tower included, for about 1/G of the prompt's compute.
+- SFT: every trace prompt starts with the same system prompt (~250 of ~540 tokens); a
+  batch runs it once and only the rest per row.
+
+A distributed wrapper (DDP, FSDP, ZeRO) must see the whole forward, so the trainers use
+this in one process only.
 """
 
 from __future__ import annotations
@@ -13,6 +18,21 @@ from __future__ import annotations
 def causal_lm(model):
     """The ``Qwen2_5_VLForConditionalGeneration`` under a peft wrapper (LoRA layers stay)."""
     return model.get_base_model() if hasattr(model, "peft_config") else model
+
+
+def _rope_positions(core, batch: dict):
+    return core.get_rope_index(
+        batch["input_ids"], mm_token_type_ids=batch["mm_token_type_ids"],
+        video_grid_thw=batch.get("video_grid_thw"),
+        second_per_grid_ts=batch.get("second_per_grid_ts"),
+        attention_mask=batch["attention_mask"])[0]
+
+
+def _fan_out(cache, owners) -> None:
+    """Give row ``b`` its own copy of row ``owners[b]`` of every layer's keys and values."""
+    for layer in cache.layers:
+        layer.keys = layer.keys.index_select(0, owners)
+        layer.values = layer.values.index_select(0, owners)
 
 
 def shared_prompt_logits(model, prompts: dict, owners, completion_ids, completion_mask):
@@ -26,16 +46,10 @@ def shared_prompt_logits(model, prompts: dict, owners, completion_ids, completio
 
     lm = causal_lm(model)
     core = lm.model
-    positions, _ = core.get_rope_index(
-        prompts["input_ids"], mm_token_type_ids=prompts["mm_token_type_ids"],
-        video_grid_thw=prompts["video_grid_thw"],
-        second_per_grid_ts=prompts["second_per_grid_ts"],
-        attention_mask=prompts["attention_mask"])
+    positions = _rope_positions(core, prompts)
     head = core(**prompts, position_ids=positions, use_cache=True)
     cache = head.past_key_values
-    for layer in cache.layers:
-        layer.keys = layer.keys.index_select(0, owners)
-        layer.values = layer.values.index_select(0, owners)
+    _fan_out(cache, owners)
     # Left padding puts every prompt's last token last; completion text continues 1-D
     # positions from it on all three M-RoPE axes.
     length = completion_ids.shape[1]
@@ -49,3 +63,36 @@ def shared_prompt_logits(model, prompts: dict, owners, completion_ids, completio
     last_prompt = head.last_hidden_state[:, -1:].index_select(0, owners)
     # fp32 like the wrapped model's outputs under autocast, for the log-softmax.
     return lm.lm_head(torch.cat([last_prompt, tail[:, :-1]], dim=1)).float()
+
+
+def common_prefix_length(batch: dict) -> int:
+    """Leading tokens identical in every row, up to the first vision token (whose
+    embeddings come from each row's own video)."""
+    ids = batch["input_ids"]
+    shared = (ids == ids[:1]).all(dim=0) & (batch["mm_token_type_ids"] == 0).all(dim=0)
+    shared &= batch["attention_mask"].bool().all(dim=0)
+    return int(shared.long().cumprod(dim=0).sum())
+
+
+def shared_prefix_logits(model, batch: dict) -> tuple[object, int]:
+    """``(logits, start)``: the logits of positions ``start..`` of a right-padded batch whose
+    rows share their first ``start`` tokens, that prefix run once. Labels before ``start``
+    must be ignored (it is prompt); with no shared prefix, every position's logits."""
+    import torch
+
+    start = common_prefix_length(batch)
+    if start < 2 or batch["input_ids"].shape[0] < 2:
+        return model(**batch).logits, 0
+    lm = causal_lm(model)
+    core = lm.model
+    positions = _rope_positions(core, batch)
+    head = core(input_ids=batch["input_ids"][:1, :start],
+                attention_mask=batch["attention_mask"][:1, :start],
+                position_ids=positions[:, :1, :start], use_cache=True)
+    cache = head.past_key_values
+    rows = batch["input_ids"].shape[0]
+    _fan_out(cache, torch.zeros(rows, dtype=torch.long, device=batch["input_ids"].device))
+    rest = {k: v for k, v in batch.items() if k not in ("input_ids", "mm_token_type_ids")}
+    tail = core(input_ids=batch["input_ids"][:, start:], position_ids=positions[:, :, start:],
+                past_key_values=cache, use_cache=True, **rest).last_hidden_state
+    return lm.lm_head(tail).float(), start

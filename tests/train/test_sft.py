@@ -152,3 +152,42 @@ def _spec():
     from vtedge.spec import get_spec
 
     return get_spec("tiny")
+
+
+def test_shared_system_prompt_gives_the_full_batch_loss_and_gradients(sft_run, synth_data):
+    """The batch's common prefix (the system prompt) run once gives the loss and gradients
+    of every row run in full."""
+    import torch
+
+    from vtedge.datasets import load_records
+    from vtedge.train.batch import prepare_examples, sft_batch
+    from vtedge.train.checkpoint import load_checkpoint
+    from vtedge.train.sft import token_loss_sum
+    from vtedge.train.shared_prompt import shared_prefix_logits
+    from vtedge.train.tokenizer import special_token_ids
+
+    checkpoint = load_checkpoint(sft_run.out / "last")
+    model, spec = checkpoint.model.train(), checkpoint.spec
+    ids = special_token_ids(checkpoint.tokenizer)
+    examples = prepare_examples(list(load_records(synth_data))[:3], checkpoint.tokenizer, spec,
+                                progress=False)
+    batch = sft_batch(examples, spec, ids["pad_token_id"], ids["video_token_id"], "cpu",
+                      torch.float32)
+    labels = batch.pop("labels")
+
+    def loss_and_grads(shared):
+        model.zero_grad(set_to_none=True)
+        logits, start = shared_prefix_logits(model, batch) if shared else (
+            model(**batch).logits, 0)
+        loss = token_loss_sum(logits, labels[:, start:])
+        loss.backward()
+        return loss.detach(), start, {n: p.grad.clone() for n, p in model.named_parameters()
+                                      if p.grad is not None}
+
+    full_loss, _, full_grads = loss_and_grads(shared=False)
+    shared_loss, start, shared_grads = loss_and_grads(shared=True)
+    assert start > 100  # the system prompt
+    torch.testing.assert_close(shared_loss, full_loss, atol=1e-4, rtol=1e-5)
+    assert shared_grads.keys() == full_grads.keys()
+    for name, grad in full_grads.items():
+        torch.testing.assert_close(shared_grads[name], grad, atol=1e-4, rtol=1e-3, msg=name)
