@@ -169,8 +169,7 @@ class RowBatch:
 def row_batch(examples, completions, rows: list[int], group: int, spec, ids, device, dtype,
               shared: bool) -> RowBatch:
     """``rows`` of the step's completions (row r continues example r // group), each prompt
-    run once when ``shared``. A distributed wrapper (DDP, FSDP, ZeRO) must see the whole
-    forward, so many processes score the full sequences."""
+    run once when ``shared`` (the model runs unwrapped); else the full sequences."""
     import torch
 
     from vtedge.train.batch import prompt_batch
@@ -234,6 +233,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
                                 config.vision_lr_scale)
     scheduler = build_scheduler(optimizer, total_steps, warmup)
     model, optimizer = session.accelerator.prepare(model, optimizer)
+    shared = session.runs_unwrapped(model)
     start_step = 0
     if started.resume_from is not None:
         start_step = load_trainer_state(started.resume_from, optimizer, scheduler)["step"]
@@ -296,7 +296,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
             inputs, old, ref = [], [], []
             for rows_chunk in chunks:
                 part = row_batch(chunk, completions, rows_chunk, group, loaded.spec, ids,
-                                 session.device, session.pixel_dtype, shared=session.world == 1)
+                                 session.device, session.pixel_dtype, shared)
                 inputs.append(part)
                 if config.iterations > 1:
                     with torch.no_grad(), session.autocast():

@@ -86,6 +86,11 @@ class Session:
     def unwrap(self, model):
         return self.accelerator.unwrap_model(model)
 
+    def runs_unwrapped(self, model) -> bool:
+        """True when no DDP, FSDP or DeepSpeed wrapper must see the forward, so the
+        trainers may call the model's parts themselves (``shared_prompt``)."""
+        return self.unwrap(model) is model
+
     def parameter_checksum(self, model) -> float:
         """A number that differs when the weights differ: ranks compare it to prove sync."""
         import torch

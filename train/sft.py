@@ -171,6 +171,7 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     pad_id, video_id = ids["pad_token_id"], ids["video_token_id"]
     local_size = config.batch_size // session.world
     micro = max(1, min(config.micro_batch, local_size))
+    shared = session.runs_unwrapped(model)
 
     def checkpoint(step: int, name: str = LAST) -> None:
         save(started, model, step, name, {"stage": "sft", "loss": last_loss},
@@ -191,7 +192,7 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
                                   session.device, session.pixel_dtype)
                 labels = batch.pop("labels")
                 with session.no_sync(model, skip=index < len(chunks) - 1), session.autocast():
-                    logits, start = (shared_prefix_logits(model, batch) if session.world == 1
+                    logits, start = (shared_prefix_logits(model, batch) if shared
                                      else (model(**batch).logits, 0))
                     summed = token_loss_sum(logits, labels[:, start:])
                     # DDP averages gradients over processes; scale so the result is the

@@ -8,8 +8,8 @@ shared part through the cache.
 - SFT: every trace prompt starts with the same system prompt (~250 of ~540 tokens); a
   batch runs it once and only the rest per row.
 
-A distributed wrapper (DDP, FSDP, ZeRO) must see the whole forward, so the trainers use
-this in one process only.
+A DDP, FSDP or DeepSpeed wrapper must see the whole forward, so the trainers use this only
+on a model that runs unwrapped (one process).
 """
 
 from __future__ import annotations
