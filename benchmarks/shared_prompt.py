@@ -3,13 +3,16 @@ in full, for the three passes where rows share them.
 
 Loads a checkpoint and the first records of a dataset, then times both ways of:
 
+- GRPO's rollout of G completions for each of P prompts (greedy, so both ways write the
+  same tokens): each prompt prefilled once (`InProcessRollout`) vs. transformers'
+  `generate` on the prompts repeated G times;
 - GRPO's reference pass (forward, no gradient) and loss pass (forward, GRPO loss, backward)
   over G completions, sampled at temperature 1, of each of P prompts: the shared part is
   the whole prompt;
 - an SFT micro-batch of traces (forward, loss, backward): the shared part is the system
   prompt.
 
-The two ways' logits, and SFT losses, must agree.
+The two ways' tokens, logits and SFT losses must agree.
 
     python -m benchmarks.shared_prompt --model build/recipe/runs/sft-s0/last \\
         --data build/recipe/data/val/records.jsonl --prompts 4 -G 8 --sft-rows 16 --threads 1
@@ -38,10 +41,10 @@ def main() -> None:
     from benchmarks.common import interleaved_best, write_results
     from vtedge.datasets import load_records
     from vtedge.kernels import grpo_loss
-    from vtedge.train.batch import prepare_examples, prompt_batch, sft_batch
+    from vtedge.train.batch import prepare_examples, prompt_batch, repeat_batch, sft_batch
     from vtedge.train.checkpoint import load_checkpoint
     from vtedge.train.grpo import row_batch
-    from vtedge.train.rollout import HFGenerateRollout
+    from vtedge.train.rollout import InProcessRollout, trim_completions
     from vtedge.train.sft import token_loss_sum
     from vtedge.train.shared_prompt import shared_prefix_logits
     from vtedge.train.tokenizer import special_token_ids
@@ -58,8 +61,8 @@ def main() -> None:
 
     grpo_examples = examples[: args.prompts]
     prompts = prompt_batch(grpo_examples, spec, pad, video, "cpu", torch.float32)
-    completions = HFGenerateRollout(model, ids["eos_token_id"], pad).generate(
-        prompts, group, max_new_tokens=args.max_new_tokens)
+    engine = InProcessRollout(model, ids["eos_token_id"], pad)
+    completions = engine.generate(prompts, group, max_new_tokens=args.max_new_tokens)
     rows = list(range(len(grpo_examples) * group))
     parts = {shared: row_batch(grpo_examples, completions, rows, group, spec, ids, "cpu",
                                torch.float32, shared) for shared in (True, False)}
@@ -67,6 +70,18 @@ def main() -> None:
     tokens = float(completions.mask.sum())
     sft = sft_batch(examples[: args.sft_rows], spec, pad, video, "cpu", torch.float32)
     labels = sft.pop("labels")
+
+    def rollout(shared: bool):
+        if shared:
+            return engine.generate(prompts, group, max_new_tokens=args.max_new_tokens,
+                                   greedy=True).ids
+        inputs = repeat_batch(prompts, group)
+        with torch.no_grad():
+            sequences = model.generate(**inputs, max_new_tokens=args.max_new_tokens,
+                                       do_sample=False, eos_token_id=ids["eos_token_id"],
+                                       pad_token_id=pad)
+        width = inputs["input_ids"].shape[1]
+        return trim_completions(sequences[:, width:], ids["eos_token_id"], pad).ids
 
     def reference_pass(shared: bool):
         with torch.no_grad():
@@ -88,11 +103,15 @@ def main() -> None:
         loss.backward()
         return float(loss), start
 
+    model.eval()
+    greedy = rollout(True)
+    assert torch.equal(greedy, rollout(False)), "the two rollouts wrote different tokens"
     model.train()
     mask = parts[True].completion_mask[..., None].bool()
     gap = float((reference_pass(True) - reference_pass(False)).abs().masked_fill(~mask, 0).max())
     (shared_loss, start), (full_loss, _) = sft_pass(True), sft_pass(False)
-    passes = {"GRPO reference": reference_pass, "GRPO loss": loss_pass, "SFT": sft_pass}
+    passes = {"GRPO rollout": rollout, "GRPO reference": reference_pass,
+              "GRPO loss": loss_pass, "SFT": sft_pass}
     timed = interleaved_best({f"{name} {way}": (lambda run=run, way=way: run(way == "shared"))
                               for name, run in passes.items() for way in ("shared", "full")},
                              repeat=args.repeat)
@@ -113,7 +132,9 @@ def main() -> None:
             f"{torch.get_num_threads()} thread(s), fp32. Fastest of {args.repeat} "
             "interleaved runs.",
             f"GRPO: {len(grpo_examples)} prompts (~{prompt_tokens} tokens each, video "
-            f"included) x G {group} completions ({tokens / len(rows):.0f} tokens on average); "
+            f"included) x G {group} completions. Rollout: greedy, up to {args.max_new_tokens} "
+            f"new tokens ({greedy.shape[1]} written). Reference and loss: completions sampled "
+            f"at temperature 1 ({tokens / len(rows):.0f} tokens on average); "
             "reference: forward without gradient; loss: forward, GRPO loss (torch backend), "
             f"backward. Largest logit difference on completion tokens: {gap:.1e}.",
             f"SFT: {args.sft_rows} traces of ~{sft_tokens} tokens sharing their first {start} "

@@ -198,7 +198,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
     from vtedge.train.lora import is_lora
     from vtedge.train.metrics_log import MetricsLog
     from vtedge.train.optim import build_optimizer, build_scheduler
-    from vtedge.train.rollout import HFGenerateRollout
+    from vtedge.train.rollout import InProcessRollout
     from vtedge.train.run_dir import LAST, StopRequest, load_trainer_state
     from vtedge.train.sft import global_batch
     from vtedge.train.start import record_run, save, start_run
@@ -238,7 +238,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
     if started.resume_from is not None:
         start_step = load_trainer_state(started.resume_from, optimizer, scheduler)["step"]
     log = MetricsLog(started.out, enabled=session.is_main)
-    engine = HFGenerateRollout(session.unwrap(model), ids["eos_token_id"], ids["pad_token_id"])
+    engine = InProcessRollout(session.unwrap(model), ids["eos_token_id"], ids["pad_token_id"])
     first_reward, last_row, stopped, step = None, {}, False, start_step
 
     def reference_logps(part: RowBatch):

@@ -2,7 +2,7 @@
 
 ``RolloutEngine.generate`` takes a left-padded prompt batch (ids, masks, video patches,
 grids, ``second_per_grid_ts``) and returns completion token ids. The in-process engine here
-calls transformers' ``generate`` on the policy itself, so it is always in sync.
+samples from the policy itself, each prompt prefilled once for its G samples.
 
 The vLLM seam: on GPU clusters an engine with the same method can forward the prompts to a
 vLLM server (``trl vllm-serve``-style, Qwen2.5-VL supported) as
@@ -39,8 +39,11 @@ class RolloutEngine(Protocol):
     def sync_weights(self, model) -> None: ...
 
 
-class HFGenerateRollout:
-    """Sampling with ``model.generate`` (KV cache, M-RoPE positions from transformers)."""
+class InProcessRollout:
+    """Sampling on the policy itself, so it is always in sync: each distinct prompt is
+    prefilled once (vision tower included) and its G samples decode from copies of its
+    key/value cache. Temperature, nucleus (``top_p``) and greedy decoding as transformers'
+    ``generate`` does them; vision placeholders are never sampled."""
 
     def __init__(self, model, eos_id: int, pad_id: int):
         self.model = model
@@ -55,27 +58,61 @@ class HFGenerateRollout:
                  ) -> Completions:
         import torch
 
-        from vtedge.train.batch import repeat_batch
+        from vtedge.train.shared_prompt import causal_lm, fan_out, rope_positions
 
-        inputs = repeat_batch(prompts, num_generations) if num_generations > 1 else prompts
-        prompt_len = inputs["input_ids"].shape[1]
+        lm = causal_lm(self.model)
+        core = lm.model
+        rows = prompts["input_ids"].shape[0] * num_generations
+        device = prompts["input_ids"].device
+        owners = torch.arange(prompts["input_ids"].shape[0], device=device
+                              ).repeat_interleave(num_generations)
+        banned = torch.tensor(sorted(vision_placeholder_ids(vars(self.model.config))),
+                              dtype=torch.long, device=device)
         was_training = self.model.training
         self.model.eval()
-        sampling = {"do_sample": False} if greedy else {
-            "do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
-        placeholders = sorted(vision_placeholder_ids(vars(self.model.config)))
         with torch.no_grad():
-            sequences = self.model.generate(
-                **inputs, max_new_tokens=max_new_tokens, eos_token_id=self.eos_id,
-                pad_token_id=self.pad_id, use_cache=True, suppress_tokens=placeholders,
-                **sampling,
-            )
+            positions = rope_positions(core, prompts)
+            head = core(**prompts, position_ids=positions, use_cache=True)
+            cache = head.past_key_values
+            fan_out(cache, owners)
+            logits = lm.lm_head(head.last_hidden_state[:, -1]).index_select(0, owners)
+            position = positions[0, :, -1].index_select(0, owners) + 1
+            attention = prompts["attention_mask"].index_select(0, owners)
+            finished = torch.zeros(rows, dtype=torch.bool, device=device)
+            tokens = []
+            for _ in range(max_new_tokens):
+                logits = logits.float()
+                logits[:, banned] = float("-inf")
+                token = next_tokens(logits, temperature, top_p, greedy)
+                token = torch.where(finished, torch.full_like(token, self.pad_id), token)
+                tokens.append(token)
+                finished |= token == self.eos_id
+                if bool(finished.all()) or len(tokens) == max_new_tokens:
+                    break
+                attention = torch.cat([attention, attention.new_ones(rows, 1)], dim=1)
+                hidden = core(input_ids=token[:, None], attention_mask=attention,
+                              position_ids=position.view(1, rows, 1).expand(3, -1, -1),
+                              past_key_values=cache, use_cache=True).last_hidden_state
+                logits = lm.lm_head(hidden[:, -1])
+                position = position + 1
         self.model.train(was_training)
-        # Cached M-RoPE deltas belong to this batch; a later forward must recompute them.
-        inner = getattr(self.model, "model", None)
-        if inner is not None and hasattr(inner, "rope_deltas"):
-            inner.rope_deltas = None
-        return trim_completions(sequences[:, prompt_len:], self.eos_id, self.pad_id)
+        return trim_completions(torch.stack(tokens, dim=1), self.eos_id, self.pad_id)
+
+
+def next_tokens(logits, temperature: float, top_p: float, greedy: bool):
+    """One token per row: the argmax, or a sample from the temperature-scaled distribution
+    cut to its smallest set of tokens holding ``top_p`` of the mass."""
+    import torch
+
+    if greedy:
+        return logits.argmax(dim=-1)
+    logits = logits / temperature
+    if top_p < 1.0:
+        ordered, order = logits.sort(dim=-1, descending=True)
+        probs = ordered.softmax(dim=-1)
+        ordered = ordered.masked_fill(probs.cumsum(dim=-1) - probs >= top_p, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, ordered)
+    return torch.multinomial(logits.softmax(dim=-1), 1).squeeze(-1)
 
 
 def trim_completions(generated, eos_id: int, pad_id: int) -> Completions:

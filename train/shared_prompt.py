@@ -7,6 +7,7 @@ shared part through the cache.
   prompt once, vision tower included, for about 1/G of the prompt's compute.
 - SFT: every trace prompt starts with the same system prompt (~250 of ~540 tokens); a
   batch runs it once and only the rest per row.
+- Rollouts prefill each prompt once for its G samples (``rollout.InProcessRollout``).
 
 A DDP, FSDP or DeepSpeed wrapper must see the whole forward, so the trainers use this only
 on a model that runs unwrapped (one process).
@@ -20,7 +21,8 @@ def causal_lm(model):
     return model.get_base_model() if hasattr(model, "peft_config") else model
 
 
-def _rope_positions(core, batch: dict):
+def rope_positions(core, batch: dict):
+    """M-RoPE positions ``(3, B, L)`` of a batch, as transformers computes them."""
     return core.get_rope_index(
         batch["input_ids"], mm_token_type_ids=batch["mm_token_type_ids"],
         video_grid_thw=batch.get("video_grid_thw"),
@@ -28,7 +30,7 @@ def _rope_positions(core, batch: dict):
         attention_mask=batch["attention_mask"])[0]
 
 
-def _fan_out(cache, owners) -> None:
+def fan_out(cache, owners) -> None:
     """Give row ``b`` its own copy of row ``owners[b]`` of every layer's keys and values."""
     for layer in cache.layers:
         layer.keys = layer.keys.index_select(0, owners)
@@ -46,10 +48,10 @@ def shared_prompt_logits(model, prompts: dict, owners, completion_ids, completio
 
     lm = causal_lm(model)
     core = lm.model
-    positions = _rope_positions(core, prompts)
+    positions = rope_positions(core, prompts)
     head = core(**prompts, position_ids=positions, use_cache=True)
     cache = head.past_key_values
-    _fan_out(cache, owners)
+    fan_out(cache, owners)
     # Left padding puts every prompt's last token last; completion text continues 1-D
     # positions from it on all three M-RoPE axes.
     length = completion_ids.shape[1]
@@ -85,13 +87,13 @@ def shared_prefix_logits(model, batch: dict) -> tuple[object, int]:
         return model(**batch).logits, 0
     lm = causal_lm(model)
     core = lm.model
-    positions = _rope_positions(core, batch)
+    positions = rope_positions(core, batch)
     head = core(input_ids=batch["input_ids"][:1, :start],
                 attention_mask=batch["attention_mask"][:1, :start],
                 position_ids=positions[:, :1, :start], use_cache=True)
     cache = head.past_key_values
     rows = batch["input_ids"].shape[0]
-    _fan_out(cache, torch.zeros(rows, dtype=torch.long, device=batch["input_ids"].device))
+    fan_out(cache, torch.zeros(rows, dtype=torch.long, device=batch["input_ids"].device))
     rest = {k: v for k, v in batch.items() if k not in ("input_ids", "mm_token_type_ids")}
     tail = core(input_ids=batch["input_ids"][:, start:], position_ids=positions[:, :, start:],
                 past_key_values=cache, use_cache=True, **rest).last_hidden_state

@@ -45,10 +45,10 @@ def answer_scores(session, model, loaded, ids: dict[str, int], examples,
     """Format rate, accuracy and length of greedy answers to ``examples``."""
     from vtedge.rewards import accuracy_reward, format_reward
     from vtedge.train.batch import prompt_batch
-    from vtedge.train.rollout import HFGenerateRollout
+    from vtedge.train.rollout import InProcessRollout
 
     pad_id, video_id = ids["pad_token_id"], ids["video_token_id"]
-    engine = HFGenerateRollout(model, ids["eos_token_id"], pad_id)
+    engine = InProcessRollout(model, ids["eos_token_id"], pad_id)
     texts, records, lengths = [], [], []
     for start in range(0, len(examples), batch_size):
         chunk = examples[start:start + batch_size]

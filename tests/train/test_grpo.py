@@ -79,7 +79,7 @@ def test_rollout_tokens_are_what_the_training_forward_predicts(synth_data, init_
     from vtedge.train.batch import prepare_examples, prompt_batch
     from vtedge.train.checkpoint import load_checkpoint
     from vtedge.train.grpo import completion_logits, sequence_batch
-    from vtedge.train.rollout import HFGenerateRollout
+    from vtedge.train.rollout import InProcessRollout
     from vtedge.train.tokenizer import special_token_ids
 
     checkpoint = load_checkpoint(init_checkpoint)
@@ -91,7 +91,7 @@ def test_rollout_tokens_are_what_the_training_forward_predicts(synth_data, init_
     assert len({len(e.prompt_ids) for e in examples}) > 1  # left padding is exercised
     prompts = prompt_batch(examples, spec, ids["pad_token_id"], ids["video_token_id"], "cpu",
                            torch.float32)
-    engine = HFGenerateRollout(model, ids["eos_token_id"], ids["pad_token_id"])
+    engine = InProcessRollout(model, ids["eos_token_id"], ids["pad_token_id"])
     out = engine.generate(prompts, 1, max_new_tokens=5, greedy=True)
     batch, completion_ids, mask = sequence_batch(examples, out, [0, 1, 2], 1, spec, ids, "cpu",
                                                  torch.float32)
@@ -108,7 +108,7 @@ def test_rollouts_never_hold_vision_placeholders(synth_data, init_checkpoint):
     from vtedge.datasets import load_records
     from vtedge.train.batch import prepare_examples, prompt_batch
     from vtedge.train.checkpoint import load_checkpoint
-    from vtedge.train.rollout import HFGenerateRollout
+    from vtedge.train.rollout import InProcessRollout
     from vtedge.train.tokenizer import special_token_ids
 
     checkpoint = load_checkpoint(init_checkpoint)
@@ -118,7 +118,7 @@ def test_rollouts_never_hold_vision_placeholders(synth_data, init_checkpoint):
                                 with_targets=False, progress=False)
     prompts = prompt_batch(examples, spec, ids["pad_token_id"], ids["video_token_id"], "cpu",
                            torch.float32)
-    engine = HFGenerateRollout(model, ids["eos_token_id"], ids["pad_token_id"])
+    engine = InProcessRollout(model, ids["eos_token_id"], ids["pad_token_id"])
     first = engine.generate(prompts, 1, max_new_tokens=1, greedy=True).ids[:, 0]
     with torch.no_grad():  # tied embeddings: <|video_pad|> now outscores the greedy choice
         weights = model.get_input_embeddings().weight
@@ -160,7 +160,7 @@ def test_shared_prompt_scoring_matches_full_sequences(synth_data, init_checkpoin
     from vtedge.train.batch import prepare_examples, prompt_batch
     from vtedge.train.checkpoint import load_checkpoint
     from vtedge.train.grpo import row_batch
-    from vtedge.train.rollout import HFGenerateRollout, trim_completions
+    from vtedge.train.rollout import InProcessRollout, trim_completions
     from vtedge.train.tokenizer import special_token_ids
 
     checkpoint = load_checkpoint(init_checkpoint)
@@ -172,7 +172,7 @@ def test_shared_prompt_scoring_matches_full_sequences(synth_data, init_checkpoin
     prompts = prompt_batch(examples, spec, ids["pad_token_id"], ids["video_token_id"], "cpu",
                            torch.float32)
     torch.manual_seed(0)
-    sampled = HFGenerateRollout(model, ids["eos_token_id"], ids["pad_token_id"]).generate(
+    sampled = InProcessRollout(model, ids["eos_token_id"], ids["pad_token_id"]).generate(
         prompts, 2, max_new_tokens=8, temperature=1.5).ids
     sampled[0, 3] = sampled[3, 5] = ids["eos_token_id"]  # completions of three lengths
     out = trim_completions(sampled, ids["eos_token_id"], ids["pad_token_id"])
@@ -194,3 +194,46 @@ def test_shared_prompt_scoring_matches_full_sequences(synth_data, init_checkpoin
         for name, grad in full_grads.items():
             torch.testing.assert_close(shared_grads[name], grad, atol=1e-4, rtol=1e-3,
                                        msg=name)
+
+
+def test_rollout_greedy_matches_transformers_generate(synth_data, init_checkpoint):
+    """The in-process engine (each prompt prefilled once, G rows decoding from its cache)
+    writes what transformers' ``generate`` writes for the repeated prompts."""
+    import torch
+
+    from vtedge.datasets import load_records
+    from vtedge.train.batch import prepare_examples, prompt_batch, repeat_batch
+    from vtedge.train.checkpoint import load_checkpoint
+    from vtedge.train.rollout import InProcessRollout, trim_completions
+    from vtedge.train.tokenizer import special_token_ids
+
+    checkpoint = load_checkpoint(init_checkpoint)
+    model, spec = checkpoint.model.eval(), checkpoint.spec
+    ids = special_token_ids(checkpoint.tokenizer)
+    examples = prepare_examples(list(load_records(synth_data))[:3], checkpoint.tokenizer, spec,
+                                with_targets=False, progress=False)
+    prompts = prompt_batch(examples, spec, ids["pad_token_id"], ids["video_token_id"], "cpu",
+                           torch.float32)
+    ours = InProcessRollout(model, ids["eos_token_id"], ids["pad_token_id"]).generate(
+        prompts, 2, max_new_tokens=6, greedy=True)
+    inputs = repeat_batch(prompts, 2)
+    with torch.no_grad():
+        sequences = model.generate(**inputs, max_new_tokens=6, do_sample=False,
+                                   eos_token_id=ids["eos_token_id"],
+                                   pad_token_id=ids["pad_token_id"])
+    theirs = trim_completions(sequences[:, inputs["input_ids"].shape[1]:], ids["eos_token_id"],
+                              ids["pad_token_id"])
+    assert torch.equal(ours.ids, theirs.ids) and torch.equal(ours.mask, theirs.mask)
+
+
+def test_nucleus_sampling_keeps_the_smallest_set_holding_top_p():
+    import torch
+
+    from vtedge.train.rollout import next_tokens
+
+    torch.manual_seed(0)
+    logits = torch.tensor([0.5, 0.3, 0.15, 0.05]).log().expand(4000, -1)
+    drawn = next_tokens(logits, temperature=1.0, top_p=0.8, greedy=False)
+    assert set(drawn.tolist()) == {0, 1}  # 0.5 + 0.3 reach 0.8: the rest is cut
+    assert abs(float((drawn == 0).float().mean()) - 0.5 / 0.8) < 0.03
+    assert next_tokens(logits[:1], 1.0, 1.0, greedy=True).tolist() == [0]
