@@ -286,6 +286,8 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
                 rewards = [r + b for r, b in zip(rewards, bonus, strict=True)]
             reward_tensor = torch.tensor(rewards, dtype=torch.float32, device=session.device)
             advantages = group_advantages(reward_tensor, group, config.scale_rewards)
+            # A group whose G rewards are all equal has zero advantages: no gradient.
+            flat_groups = int((reward_tensor.view(-1, group).std(dim=1) == 0).sum())
             timings["scoring"] = time.perf_counter() - mark
 
             rows = len(rewards)
@@ -337,7 +339,8 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
 
             local = [sum(rewards), sum(r * r for r in rewards), sum(scores["accuracy"]),
                      sum(scores["format"]), float(sum(completions.lengths)),
-                     float(sum(completions.truncated)), float(rows), kl, clip]
+                     float(sum(completions.truncated)), float(rows), kl, clip,
+                     float(flat_groups)]
             totals = session.sum(local)
             count = totals[6]
             mean = totals[0] / count
@@ -347,6 +350,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
                    "accuracy": totals[2] / count, "format_rate": totals[3] / count,
                    "completion_length": totals[4] / count, "truncated": totals[5] / count,
                    "kl": totals[7] / session.world, "clip_fraction": totals[8] / session.world,
+                   "frac_reward_zero_std": totals[9] * group / count,
                    "grad_norm": float(grad_norm), "lr": scheduler.get_last_lr()[0],
                    **{f"seconds_{k}": v for k, v in timings.items()}, "seconds": seconds,
                    "completions_per_s": count / seconds}

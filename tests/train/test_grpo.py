@@ -38,11 +38,13 @@ def test_grpo_step_runs_end_to_end(synth_data, init_checkpoint, tmp_path, backen
                                     kernel_backend=backend, iterations=2))
     (row,) = read_metrics(result.out)
     for key in ("reward_mean", "reward_std", "accuracy", "format_rate", "kl",
-                "clip_fraction", "completion_length", "seconds_rollout", "seconds_scoring",
+                "clip_fraction", "frac_reward_zero_std", "completion_length",
+                "seconds_rollout", "seconds_scoring",
                 "seconds_loss", "seconds_update"):
         assert row[key] is not None and math.isfinite(row[key]), key
     assert 1 <= row["completion_length"] <= 6
     assert row["kl"] >= 0 and 0 <= row["clip_fraction"] <= 1
+    assert 0 <= row["frac_reward_zero_std"] <= 1
     assert math.isfinite(row["grad_norm"])
     assert read_meta(result.out / "last")["stage"] == "grpo"
 
