@@ -5,7 +5,8 @@ which prompts came up. A run at lr 0 with the same seed and settings draws the s
 in the same order and samples from the unchanged policy, so step t's difference between a
 run and the control is the reward the updates added on exactly those prompts.
 
-    python -m benchmarks.grpo_control --control runs/grpo-lr0 runs/grpo-lr1e-4 runs/grpo-lr2e-4
+    python -m benchmarks.grpo_control --pair runs/grpo-s0 runs/grpo-s0-lr0 \\
+        --pair runs/grpo-s1 runs/grpo-s1-lr0
 """
 
 from __future__ import annotations
@@ -43,44 +44,57 @@ def paired(run: list[dict], control: list[dict], key: str) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--control", type=Path, required=True, help="the lr-0 run")
-    parser.add_argument("runs", type=Path, nargs="+", help="GRPO runs to compare with it")
+    parser.add_argument("--pair", nargs=2, action="append", type=Path, required=True,
+                        metavar=("RUN", "CONTROL"),
+                        help="a GRPO run and its lr-0 control (repeat for several)")
     args = parser.parse_args()
 
-    control = train_rows(args.control)
+    keys = ("reward_mean", "accuracy", "format_rate", "grounding")
+    pooled: dict[str, list[np.ndarray]] = {key: [] for key in keys}
     table = []
-    for run_dir in [args.control, *args.runs]:
-        rows = train_rows(run_dir)
+    for run_dir, control_dir in args.pair:
+        rows, control = train_rows(run_dir), train_rows(control_dir)
         steps = min(len(rows), len(control))
-        reward = np.array([r["reward_mean"] for r in rows[:steps]])
-        cells = [f"`{run_dir}`", f"{run_lr(run_dir):g}", steps,
-                 f"{reward.mean():.3f}"]
-        if run_dir == args.control:
-            cells += ["", "", "", ""]
-        else:
-            difference = paired(rows, control, "reward_mean")
-            half = difference[steps // 2:]
-            whole_mean, whole_se = mean_and_se(difference)
-            half_mean, half_se = mean_and_se(half)
-            accuracy = paired(rows, control, "accuracy").mean()
-            format_rate = paired(rows, control, "format_rate").mean()
-            cells += [f"{whole_mean:+.3f} ± {whole_se:.3f}", f"{half_mean:+.3f} ± {half_se:.3f}",
-                      f"{accuracy:+.3f} / {format_rate:+.3f}",
-                      f"{max(r['kl'] for r in rows[:steps]):.3f}"]
-        table.append(cells)
+        differences = {key: paired(rows, control, key) for key in keys
+                       if key in rows[0] and key in control[0]}
+        for key, values in differences.items():
+            pooled[key].append(values)
+        reward = differences["reward_mean"]
+        table.append([f"`{run_dir}`", f"{run_lr(run_dir):g}", steps,
+                      f"{np.mean([r['reward_mean'] for r in control[:steps]]):.3f}",
+                      f"{np.mean([r['reward_mean'] for r in rows[:steps]]):.3f}",
+                      *cells(differences, reward[steps // 2:]),
+                      f"{max(r['kl'] for r in rows[:steps]):.3f}"])
+    if len(args.pair) > 1:
+        merged = {key: np.concatenate(values) for key, values in pooled.items()
+                  if len(values) == len(args.pair)}
+        halves = np.concatenate([v[len(v) // 2:] for v in pooled["reward_mean"]])
+        table.append(["all pairs, pooled", "", sum(len(v) for v in pooled["reward_mean"]),
+                      "", "", *cells(merged, halves), ""])
     write_results(
         "grpo_control",
         "GRPO's reward against its paired lr-0 control",
-        ["run", "peak lr", "steps", "mean reward", "minus control, all steps ± s.e.",
-         "minus control, second half ± s.e.", "accuracy / format minus control", "max KL"],
+        ["run", "peak lr", "steps", "control reward", "run reward",
+         "reward minus control ± s.e.", "second half ± s.e.",
+         "accuracy / format / grounding minus control ± s.e.", "max KL"],
         table,
         notes=[
-            f"Control: `{args.control}` (same seed, prompts and settings, lr 0). Differences "
-            "are taken step by step over the steps both runs reached; s.e. is the standard "
-            "error of the mean of those differences.",
+            "Each run's control is the same run (seed, prompts, settings) at lr 0: "
+            + "; ".join(f"`{run}` against `{control}`" for run, control in args.pair)
+            + ". Differences are taken step by step over the steps both reached; s.e. is "
+            "the standard error of the mean of those differences. Rewards are weighted "
+            "sums; the parts are unweighted.",
         ],
         command="python -m benchmarks.grpo_control " + " ".join(sys.argv[1:]),
     )
+
+
+def cells(differences: dict[str, np.ndarray], second_half: np.ndarray) -> list[str]:
+    whole, half = mean_and_se(differences["reward_mean"]), mean_and_se(second_half)
+    parts = [mean_and_se(differences[key]) for key in ("accuracy", "format_rate", "grounding")
+             if key in differences]
+    return [f"{whole[0]:+.3f} ± {whole[1]:.3f}", f"{half[0]:+.3f} ± {half[1]:.3f}",
+            " / ".join(f"{mean:+.3f} ± {se:.3f}" for mean, se in parts)]
 
 
 if __name__ == "__main__":

@@ -221,6 +221,11 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         "",
         "## Does GRPO after SFT help out of domain?",
         "",
+        "GRPO's reward is accuracy + format + the IoU of its `<time>` spans with the gold "
+        "segments (`--grounding-weight 1`). A step samples only 8 prompts, so the reward's "
+        "own trend is noisy; `benchmarks/results/grpo_control.md` measures it against a "
+        "paired control, the same run at lr 0.",
+        "",
         per_seed,
         "",
         f"ood accuracy gain of GRPO over SFT: {spread(gains)} points; event-grounding mIoU "
