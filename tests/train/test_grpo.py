@@ -28,6 +28,26 @@ def grpo_config(data, init, out, **changes):
     return GRPOConfig(**settings)
 
 
+def policy_and_prompts(synth_data, init_checkpoint, records: int):
+    """The SFT checkpoint's model (eval mode), vision spec and special ids, and the first
+    ``records`` synthetic records as examples and a left-padded prompt batch."""
+    import torch
+
+    from vtedge.datasets import load_records
+    from vtedge.train.batch import prepare_examples, prompt_batch
+    from vtedge.train.checkpoint import load_checkpoint
+    from vtedge.train.tokenizer import special_token_ids
+
+    checkpoint = load_checkpoint(init_checkpoint)
+    spec = checkpoint.spec
+    ids = special_token_ids(checkpoint.tokenizer)
+    examples = prepare_examples(list(load_records(synth_data))[:records], checkpoint.tokenizer,
+                                spec, with_targets=False, progress=False)
+    prompts = prompt_batch(examples, spec, ids["pad_token_id"], ids["video_token_id"], "cpu",
+                           torch.float32)
+    return checkpoint.model.eval(), spec, ids, examples, prompts
+
+
 @pytest.mark.parametrize("backend", ["torch", "triton"])
 def test_grpo_step_runs_end_to_end(synth_data, init_checkpoint, tmp_path, backend):
     from vtedge.train.checkpoint import read_meta
@@ -77,22 +97,11 @@ def test_rollout_tokens_are_what_the_training_forward_predicts(synth_data, init_
     the same positions: greedy tokens are the forward's argmax."""
     import torch
 
-    from vtedge.datasets import load_records
-    from vtedge.train.batch import prepare_examples, prompt_batch
-    from vtedge.train.checkpoint import load_checkpoint
     from vtedge.train.grpo import completion_logits, sequence_batch
     from vtedge.train.rollout import InProcessRollout
-    from vtedge.train.tokenizer import special_token_ids
 
-    checkpoint = load_checkpoint(init_checkpoint)
-    model, spec = checkpoint.model.eval(), checkpoint.spec
-    ids = special_token_ids(checkpoint.tokenizer)
-    records = list(load_records(synth_data))[:3]
-    examples = prepare_examples(records, checkpoint.tokenizer, spec, with_targets=False,
-                                progress=False)
+    model, spec, ids, examples, prompts = policy_and_prompts(synth_data, init_checkpoint, 3)
     assert len({len(e.prompt_ids) for e in examples}) > 1  # left padding is exercised
-    prompts = prompt_batch(examples, spec, ids["pad_token_id"], ids["video_token_id"], "cpu",
-                           torch.float32)
     engine = InProcessRollout(model, ids["eos_token_id"], ids["pad_token_id"])
     out = engine.generate(prompts, 1, max_new_tokens=5, greedy=True)
     batch, completion_ids, mask = sequence_batch(examples, out, [0, 1, 2], 1, spec, ids, "cpu",
@@ -107,19 +116,9 @@ def test_rollouts_never_hold_vision_placeholders(synth_data, init_checkpoint):
     one: its training forward found more video tokens than video features)."""
     import torch
 
-    from vtedge.datasets import load_records
-    from vtedge.train.batch import prepare_examples, prompt_batch
-    from vtedge.train.checkpoint import load_checkpoint
     from vtedge.train.rollout import InProcessRollout
-    from vtedge.train.tokenizer import special_token_ids
 
-    checkpoint = load_checkpoint(init_checkpoint)
-    model, spec = checkpoint.model.eval(), checkpoint.spec
-    ids = special_token_ids(checkpoint.tokenizer)
-    examples = prepare_examples(list(load_records(synth_data))[:2], checkpoint.tokenizer, spec,
-                                with_targets=False, progress=False)
-    prompts = prompt_batch(examples, spec, ids["pad_token_id"], ids["video_token_id"], "cpu",
-                           torch.float32)
+    model, _, ids, _, prompts = policy_and_prompts(synth_data, init_checkpoint, 2)
     engine = InProcessRollout(model, ids["eos_token_id"], ids["pad_token_id"])
     first = engine.generate(prompts, 1, max_new_tokens=1, greedy=True).ids[:, 0]
     with torch.no_grad():  # tied embeddings: <|video_pad|> now outscores the greedy choice
@@ -158,21 +157,12 @@ def test_shared_prompt_scoring_matches_full_sequences(synth_data, init_checkpoin
     sequences' logits and gradients, also where a micro-batch splits a group."""
     import torch
 
-    from vtedge.datasets import load_records
-    from vtedge.train.batch import prepare_examples, prompt_batch
-    from vtedge.train.checkpoint import load_checkpoint
     from vtedge.train.grpo import row_batch
     from vtedge.train.rollout import InProcessRollout, trim_completions
-    from vtedge.train.tokenizer import special_token_ids
 
-    checkpoint = load_checkpoint(init_checkpoint)
-    model, spec = checkpoint.model.train(), checkpoint.spec
-    ids = special_token_ids(checkpoint.tokenizer)
-    examples = prepare_examples(list(load_records(synth_data))[:3], checkpoint.tokenizer, spec,
-                                with_targets=False, progress=False)
+    model, spec, ids, examples, prompts = policy_and_prompts(synth_data, init_checkpoint, 3)
+    model.train()
     assert len({len(e.prompt_ids) for e in examples}) > 1  # left padding is exercised
-    prompts = prompt_batch(examples, spec, ids["pad_token_id"], ids["video_token_id"], "cpu",
-                           torch.float32)
     torch.manual_seed(0)
     sampled = InProcessRollout(model, ids["eos_token_id"], ids["pad_token_id"]).generate(
         prompts, 2, max_new_tokens=8, temperature=1.5).ids
@@ -203,19 +193,10 @@ def test_rollout_greedy_matches_transformers_generate(synth_data, init_checkpoin
     writes what transformers' ``generate`` writes for the repeated prompts."""
     import torch
 
-    from vtedge.datasets import load_records
-    from vtedge.train.batch import prepare_examples, prompt_batch, repeat_batch
-    from vtedge.train.checkpoint import load_checkpoint
+    from vtedge.train.batch import repeat_batch
     from vtedge.train.rollout import InProcessRollout, trim_completions
-    from vtedge.train.tokenizer import special_token_ids
 
-    checkpoint = load_checkpoint(init_checkpoint)
-    model, spec = checkpoint.model.eval(), checkpoint.spec
-    ids = special_token_ids(checkpoint.tokenizer)
-    examples = prepare_examples(list(load_records(synth_data))[:3], checkpoint.tokenizer, spec,
-                                with_targets=False, progress=False)
-    prompts = prompt_batch(examples, spec, ids["pad_token_id"], ids["video_token_id"], "cpu",
-                           torch.float32)
+    model, _, ids, _, prompts = policy_and_prompts(synth_data, init_checkpoint, 3)
     ours = InProcessRollout(model, ids["eos_token_id"], ids["pad_token_id"]).generate(
         prompts, 2, max_new_tokens=6, greedy=True)
     inputs = repeat_batch(prompts, 2)
