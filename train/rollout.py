@@ -58,7 +58,7 @@ class InProcessRollout:
                  ) -> Completions:
         import torch
 
-        from vtedge.train.shared_prompt import causal_lm, fan_out, rope_positions
+        from vtedge.train.shared_prompt import causal_lm, prefill
 
         lm = causal_lm(self.model)
         core = lm.model
@@ -71,13 +71,9 @@ class InProcessRollout:
         was_training = self.model.training
         self.model.eval()
         with torch.no_grad():
-            positions = rope_positions(core, prompts)
-            head = core(**prompts, position_ids=positions, use_cache=True)
-            cache = head.past_key_values
-            fan_out(cache, owners)
-            logits = lm.lm_head(head.last_hidden_state[:, -1]).index_select(0, owners)
-            position = positions[0, :, -1].index_select(0, owners) + 1
-            attention = prompts["attention_mask"].index_select(0, owners)
+            head = prefill(core, prompts, owners)
+            logits = lm.lm_head(head.last_hidden[:, -1])
+            position, attention = head.next_position, head.attention
             finished = torch.zeros(rows, dtype=torch.bool, device=device)
             tokens = []
             for _ in range(max_new_tokens):
@@ -92,7 +88,7 @@ class InProcessRollout:
                 attention = torch.cat([attention, attention.new_ones(rows, 1)], dim=1)
                 hidden = core(input_ids=token[:, None], attention_mask=attention,
                               position_ids=position.view(1, rows, 1).expand(3, -1, -1),
-                              past_key_values=cache, use_cache=True).last_hidden_state
+                              past_key_values=head.cache, use_cache=True).last_hidden_state
                 logits = lm.lm_head(hidden[:, -1])
                 position = position + 1
         self.model.train(was_training)

@@ -15,6 +15,8 @@ on a model that runs unwrapped (one process).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 
 def causal_lm(model):
     """The ``Qwen2_5_VLForConditionalGeneration`` under a peft wrapper (LoRA layers stay)."""
@@ -37,6 +39,29 @@ def fan_out(cache, owners) -> None:
         layer.values = layer.values.index_select(0, owners)
 
 
+class Prefilled(NamedTuple):
+    """Each row's view of its prompt after one prefill: its own cache, the prompt's last
+    hidden state ``(B, 1, H)``, the position of the row's next token, its attention mask."""
+
+    cache: object
+    last_hidden: object
+    next_position: object
+    attention: object
+
+
+def prefill(core, prompts: dict, owners) -> Prefilled:
+    """Run the distinct left-padded ``prompts`` once and hand row ``b`` a copy of prompt
+    ``owners[b]`` (a long tensor). Left padding puts every prompt's last token last, and
+    text after it continues 1-D positions on all three M-RoPE axes."""
+    positions = rope_positions(core, prompts)
+    head = core(**prompts, position_ids=positions, use_cache=True)
+    cache = head.past_key_values
+    fan_out(cache, owners)
+    return Prefilled(cache, head.last_hidden_state[:, -1:].index_select(0, owners),
+                     positions[0, :, -1].index_select(0, owners) + 1,
+                     prompts["attention_mask"].index_select(0, owners))
+
+
 def shared_prompt_logits(model, prompts: dict, owners, completion_ids, completion_mask):
     """Logits that predict each completion token, ``(B, L, V)``, as ``completion_logits``
     gives them for the concatenated sequences.
@@ -48,23 +73,15 @@ def shared_prompt_logits(model, prompts: dict, owners, completion_ids, completio
 
     lm = causal_lm(model)
     core = lm.model
-    positions = rope_positions(core, prompts)
-    head = core(**prompts, position_ids=positions, use_cache=True)
-    cache = head.past_key_values
-    fan_out(cache, owners)
-    # Left padding puts every prompt's last token last; completion text continues 1-D
-    # positions from it on all three M-RoPE axes.
-    length = completion_ids.shape[1]
-    start = positions[0, :, -1].index_select(0, owners) + 1
-    steps = start[:, None] + torch.arange(length, device=start.device)
-    attention = torch.cat([prompts["attention_mask"].index_select(0, owners), completion_mask],
-                          dim=1)
-    tail = core(input_ids=completion_ids, attention_mask=attention,
-                position_ids=steps.unsqueeze(0).expand(3, -1, -1), past_key_values=cache,
+    head = prefill(core, prompts, owners)
+    steps = head.next_position[:, None] + torch.arange(completion_ids.shape[1],
+                                                       device=completion_ids.device)
+    tail = core(input_ids=completion_ids,
+                attention_mask=torch.cat([head.attention, completion_mask], dim=1),
+                position_ids=steps.unsqueeze(0).expand(3, -1, -1), past_key_values=head.cache,
                 use_cache=True).last_hidden_state
-    last_prompt = head.last_hidden_state[:, -1:].index_select(0, owners)
     # fp32 like the wrapped model's outputs under autocast, for the log-softmax.
-    return lm.lm_head(torch.cat([last_prompt, tail[:, :-1]], dim=1)).float()
+    return lm.lm_head(torch.cat([head.last_hidden, tail[:, :-1]], dim=1)).float()
 
 
 def common_prefix_length(batch: dict) -> int:
