@@ -12,6 +12,7 @@ run and the control is the reward the updates added on exactly those prompts.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -27,9 +28,9 @@ def train_rows(run: Path) -> list[dict]:
 
 
 def run_lr(run: Path) -> float:
-    import json
+    from vtedge.train.run_dir import RUN_FILE
 
-    return json.loads((run / "run.json").read_text())["settings"]["lr"]
+    return json.loads((run / RUN_FILE).read_text())["settings"]["lr"]
 
 
 def mean_and_se(values: np.ndarray) -> tuple[float, float]:

@@ -104,14 +104,11 @@ def shared_prefix_logits(model, batch: dict) -> tuple[object, int]:
         return model(**batch).logits, 0
     lm = causal_lm(model)
     core = lm.model
-    positions = rope_positions(core, batch)
-    head = core(input_ids=batch["input_ids"][:1, :start],
-                attention_mask=batch["attention_mask"][:1, :start],
-                position_ids=positions[:, :1, :start], use_cache=True)
-    cache = head.past_key_values
-    rows = batch["input_ids"].shape[0]
-    fan_out(cache, torch.zeros(rows, dtype=torch.long, device=batch["input_ids"].device))
+    prefix = {k: batch[k][:1, :start] for k in ("input_ids", "attention_mask",
+                                                 "mm_token_type_ids")}
+    ids = batch["input_ids"]
+    head = prefill(core, prefix, torch.zeros(ids.shape[0], dtype=torch.long, device=ids.device))
     rest = {k: v for k, v in batch.items() if k not in ("input_ids", "mm_token_type_ids")}
-    tail = core(input_ids=batch["input_ids"][:, start:], position_ids=positions[:, :, start:],
-                past_key_values=cache, use_cache=True, **rest).last_hidden_state
+    tail = core(input_ids=ids[:, start:], position_ids=rope_positions(core, batch)[:, :, start:],
+                past_key_values=head.cache, use_cache=True, **rest).last_hidden_state
     return lm.lm_head(tail).float(), start
