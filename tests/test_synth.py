@@ -17,8 +17,10 @@ from vtedge.synth import (
     BASE_FAMILIES,
     COLOURS,
     HELD_OUT_PAIRS,
+    SHAPES,
     TWO_HOP_FAMILIES,
     generate_split,
+    get_split,
     make_record,
     sample_scene,
     write_clip,
@@ -77,12 +79,43 @@ def test_gold_traces_score_perfectly(splits, split):
     assert accuracy_reward(gold, solution=solutions) == [1.0] * len(gold)
     assert grounding_reward(gold, segments=segments) == [1.0] * len(gold)
     for record, text in zip(records, gold, strict=True):
-        assert 4 <= len(record.options) <= 6 and record.data_source == "synth"
-        # describe captions every phase; the other families stay short.
-        limit = 25 * len(record.segments) if record.family == "describe" else 80
+        assert 3 <= len(record.options) <= 6 and record.data_source == "synth"
+        # A walk step captions at most three shapes; focused blocks stay short.
+        phases = get_split(split).phases
+        limit = 30 * phases + (0 if record.family == "describe" else 60)
         assert len(record.process.split()) <= limit, record.process
         assert parse(text).answer == record.answer
         assert record.problem_id.startswith(f"synth-{split}-3-")
+
+
+@pytest.mark.parametrize("split", ["train", "ood"])
+def test_every_trace_walks_the_phases_then_grounds_the_evidence(splits, split):
+    """One block per 2 s phase, in order, each thought opening with the change at the phase's
+    start (none for the first); then the record's segments (the evidence grounding scores)."""
+    _, paths = splits
+    for record in load_records(paths[split]):
+        blocks = parse(sft_target(record.process, record.solution)).segments
+        phases = get_split(split).phases
+        walk = blocks[:phases]
+        assert [(s.start, s.end) for s in walk] == [(2 * p, 2 * p + 2) for p in range(phases)]
+        assert walk[0].thought.startswith("No change yet.")
+        assert all(not s.thought.startswith("No change") for s in walk[1:])
+        evidence = walk if record.family == "describe" else blocks[phases:]
+        assert [(s.start, s.end, s.caption) for s in evidence] == [
+            (g.start, g.end, g.caption) for g in record.segments]
+
+
+def test_shape_questions_list_the_shapes_in_a_fixed_order(splits):
+    """``after`` and ``order`` ask which shape changed; the letter names the conclusion's shape."""
+    _, paths = splits
+    rows = [r for p in paths.values() for r in _lines(p) if r["family"] in ("after", "order")]
+    assert rows
+    for row in rows:
+        assert row["problem"].startswith("Which shape changed")
+        assert [o.split(". ", 1)[1] for o in row["options"]] == [f"The {s}" for s in SHAPES]
+        letter = row["solution"].removeprefix("<answer>").removesuffix("</answer>")
+        conclusion = row["process"].splitlines()[-1]
+        assert f"the {SHAPES['ABC'.index(letter)]} " in conclusion, conclusion
 
 
 def test_colour_options_follow_the_palette(splits):

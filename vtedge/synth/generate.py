@@ -19,7 +19,7 @@ from vtedge.synth.questions import BASE_FAMILIES, FAMILIES, TWO_HOP_FAMILIES
 from vtedge.synth.render import FPS, SIZE, write_clip
 from vtedge.synth.scene import sample_scene
 
-GENERATOR_VERSION = "vtedge-synth/3"
+GENERATOR_VERSION = "vtedge-synth/4"
 DATA_SOURCE = "synth"
 
 
