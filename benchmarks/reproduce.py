@@ -186,16 +186,16 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         "",
         "## Table 1 analogue: accuracy",
         "",
-        "Chance is 25% with four options (ood `count` questions have up to six). A model "
-        "that ignores the video and answers each family's most common training letter "
-        f"scores {pct(prior['val'])}% on val and {pct(prior['ood'])}% on ood.",
+        "Chance is 25% with four options (`after` and `order` have three, ood `count` up "
+        "to six). A model that ignores the video and answers each family's most common "
+        f"training letter scores {pct(prior['val'])}% on val and {pct(prior['ood'])}% on "
+        "ood.",
         "",
-        "Colour questions (`state`, and ood's `state-after` and `who-state`) list the four "
-        "colours in palette order, as `count` and `describe` list numbers in order, so "
-        "their letter follows from the colour the trace concludes. `after` and `order` "
-        "shuffle four event descriptions: the letter needs a copy of the option list from "
-        "~100 tokens back, which `vt-tiny` does not learn within this budget "
-        "(benchmarks/results/training.md, session 4).",
+        "Options come in a fixed order: colours in palette order (`state`, and ood's "
+        "`state-after` and `who-state`), the three shapes (`after` and `order` ask which "
+        "shape changed), numbers (`count`, `describe`). So the letter follows from the "
+        "conclusion the trace reaches. Every trace first walks the clip phase by phase "
+        "(`vtedge-synth/4`, README).",
         "",
         "Out-of-domain clips are longer (12 s), show colour/shape pairs training never "
         "shows, and add two-hop families (`state-after`, `who-state`) training never asks.",
