@@ -370,6 +370,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
                 stopped = True
                 break
     log.close()
+    session.end()
     summary = {"first_reward_mean": first_reward, "last_reward_mean": last_row.get("reward_mean"),
                "last_accuracy": last_row.get("accuracy"),
                "last_format_rate": last_row.get("format_rate")}

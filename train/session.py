@@ -52,6 +52,11 @@ class Session:
     def autocast(self):
         return self.accelerator.autocast()
 
+    def end(self) -> None:
+        """Destroy the process group at the end of a run, as accelerate asks: left alive, its
+        threads can abort the process as it exits (seen in the two-process SFT test)."""
+        self.accelerator.end_training()
+
     def no_sync(self, model, skip: bool):
         """Skip the gradient all-reduce on all but the last micro-batch of a step."""
         if skip and self.world > 1:

@@ -242,4 +242,5 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
         agree = max(sums) - min(sums) <= 1e-9 * max(1.0, abs(sums[0]))
         log.write(step + 1, "ranks", {"parameter_checksums": sums, "agree": agree})
     log.close()
+    session.end()
     return SFTResult(started.out, step + 1, last_loss, best, stopped, session.unwrap(model))
