@@ -20,7 +20,6 @@ from vtedge.synth import (
     SHAPES,
     TWO_HOP_FAMILIES,
     generate_split,
-    get_split,
     make_record,
     sample_scene,
     write_clip,
@@ -53,6 +52,11 @@ def _lines(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def _phase_counts(path):
+    """Each record's number of 2 s phases, from its clip's duration."""
+    return {r["problem_id"]: round(r["duration"] / 2) for r in _lines(path)}
+
+
 def test_same_seed_same_bytes_other_seed_differs(splits, tmp_path):
     root, paths = splits
     again = generate_split(tmp_path / "again", 8, seed=3, split="train", progress=False)
@@ -72,6 +76,7 @@ def test_gold_traces_score_perfectly(splits, split):
     _, paths = splits
     records = load_records(paths[split])
     assert len(records) == len(_lines(paths[split]))
+    phase_counts = _phase_counts(paths[split])
     gold = [sft_target(r.process, r.solution) for r in records]
     solutions = [r.solution for r in records]
     segments = [[{"start": s.start, "end": s.end} for s in r.segments] for r in records]
@@ -81,7 +86,7 @@ def test_gold_traces_score_perfectly(splits, split):
     for record, text in zip(records, gold, strict=True):
         assert 3 <= len(record.options) <= 6 and record.data_source == "synth"
         # A walk step captions at most three shapes; focused blocks stay short.
-        phases = get_split(split).phases
+        phases = phase_counts[record.problem_id]
         limit = 30 * phases + (0 if record.family == "describe" else 60)
         assert len(record.process.split()) <= limit, record.process
         assert parse(text).answer == record.answer
@@ -93,9 +98,10 @@ def test_every_trace_walks_the_phases_then_grounds_the_evidence(splits, split):
     """One block per 2 s phase, in order, each thought opening with the change at the phase's
     start (none for the first); then the record's segments (the evidence grounding scores)."""
     _, paths = splits
+    phase_counts = _phase_counts(paths[split])
     for record in load_records(paths[split]):
         blocks = parse(sft_target(record.process, record.solution)).segments
-        phases = get_split(split).phases
+        phases = phase_counts[record.problem_id]
         walk = blocks[:phases]
         assert [(s.start, s.end) for s in walk] == [(2 * p, 2 * p + 2) for p in range(phases)]
         assert walk[0].thought.startswith("No change yet.")
@@ -136,7 +142,9 @@ def test_ood_changes_length_pairs_and_families(splits):
     train, ood = _lines(paths["train"]), _lines(paths["ood"])
     assert {r["family"] for r in train} == set(BASE_FAMILIES)
     assert {r["family"] for r in ood} == set(BASE_FAMILIES + TWO_HOP_FAMILIES)
-    assert {r["duration"] for r in train} == {8.0} and {r["duration"] for r in ood} == {12.0}
+    # Train clips vary in length so the walk learns to run to the end; ood is longer still.
+    assert {r["duration"] for r in train} == {6.0, 8.0, 10.0}
+    assert {r["duration"] for r in ood} == {12.0}
     rng = np.random.default_rng(0)
     for _ in range(100):
         seen = sample_scene(rng, 4, 2.0, int(rng.integers(2, 4)), held_out=False).pairs_shown()
@@ -233,7 +241,8 @@ def test_families_keeps_only_the_chosen_ones(tmp_path):
     records = load_records(path)
     assert [r.family for r in records] == ["describe"] * 3
     # Every phase of the clip is one timed caption: the alignment stage's target.
-    assert all(len(r.segments) == 4 for r in records)
+    phase_counts = _phase_counts(path)
+    assert all(len(r.segments) == phase_counts[r.problem_id] for r in records)
     assert json.loads((tmp_path / "d" / "split.json").read_text())["families"] == ["describe"]
     with pytest.raises(ValueError, match="no family 'who-state'"):
         generate_split(tmp_path / "e", 1, seed=3, split="train", families=("who-state",))
