@@ -195,9 +195,10 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         "`state-after` and `who-state`), the three shapes (`after` and `order` ask which "
         "shape changed), numbers (`count`, `describe`). So the letter follows from the "
         "conclusion the trace reaches. Every trace first walks the clip phase by phase "
-        "(`vtedge-synth/4`, README).",
+        "(`vtedge-synth/5`, README).",
         "",
-        "Out-of-domain clips are longer (12 s), show colour/shape pairs training never "
+        "Out-of-domain clips are longer (12 s; train and val clips last 6, 8 or 10 s), show "
+        "colour/shape pairs training never "
         "shows, and add two-hop families (`state-after`, `who-state`) training never asks.",
         "",
         markdown_table(["model", "val", "ood", *[f"ood {f}" for f in families]], table1),
