@@ -26,7 +26,7 @@ $(VENV)/.full: pyproject.toml | $(BIN)/python
 
 # The main job: ask the embedded default model about an example clip (no --model).
 demo: $(VENV)/.core
-	$(BIN)/vtedge ask examples/state.mp4 "What colour was the triangle when the square appeared?" \
+	$(BIN)/vtedge ask examples/state.mp4 "What colour was the square when the circle vanished?" \
 		--options "A. red" --options "B. green" --options "C. blue" --options "D. yellow"
 
 test: $(VENV)/.full

@@ -236,8 +236,9 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         "",
         "## Training cost",
         "",
-        "Minutes spent in optimizer steps (one torch thread per run; runs of different "
-        "seeds shared the 2 cores, so a run alone is faster):",
+        "Minutes spent in optimizer steps, from each run's `metrics.jsonl`. They depend on "
+        "the run's torch threads and on how many runs shared the cores "
+        "(`benchmarks/results/training.md` says how each run was made):",
         "",
         markdown_table(["seed", "SFT minutes", "GRPO minutes"], costs),
         "",
@@ -245,9 +246,10 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         "",
         "## Commands",
         "",
-        "Every stage of the recipe, in order (`make reproduce` skips the stages whose "
-        "output exists in `build/recipe/`, so the minutes above count only the stages "
-        "this run executed):",
+        "Every stage of the recipe, in order. `make reproduce` skips a stage whose output "
+        "exists in `build/recipe/` and still lists it, with this run's `--threads`, which "
+        "may differ from the count the stage ran with (threads change the weights only by "
+        "float rounding):",
         "",
         "```bash",
         *commands,

@@ -59,3 +59,18 @@ def test_ask_never_writes_a_suppressed_token(monkeypatch):
     second = runtime.ask(record.video_path, record.problem, list(record.options),
                          max_new_tokens=1)
     assert second.raw != first.raw
+
+
+
+@pytest.mark.parametrize(("document", "families"), [
+    ("Makefile", ["state"]), ("README.md", ["state"]),
+    ("examples/README.md", ["state", "after", "describe"]),
+])
+def test_documented_commands_ask_the_shipped_examples(document, families):
+    """`make default-model` re-picks the examples; the commands shown must follow them."""
+    text = (EXAMPLES.parent.parent / document).read_text(encoding="utf-8")
+    for record in load_records(EXAMPLES):
+        if record.family in families:
+            assert f'examples/{record.family}.mp4 "{record.problem}"' in text
+            for option in record.options:
+                assert f'--options "{option}"' in text
