@@ -198,8 +198,8 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         "(`vtedge-synth/5`, README).",
         "",
         "Out-of-domain clips are longer (12 s; train and val clips last 6, 8 or 10 s), show "
-        "colour/shape pairs training never "
-        "shows, and add two-hop families (`state-after`, `who-state`) training never asks.",
+        "colour/shape pairs training never shows, and add two-hop families (`state-after`, "
+        "`who-state`) training never asks.",
         "",
         markdown_table(["model", "val", "ood", *[f"ood {f}" for f in families]], table1),
         "",
