@@ -1,8 +1,8 @@
 """Where do generated answers go wrong? Each answer to a synthetic question is split into
-the steps of its gold trace: the conclusion (read off the video), the options read back
-when the trace does that ("A. red: no. B. yellow: yes.", copied from the prompt), and the
-letter. Per question family: how often each step is right, and how often the letter is
-right when the conclusion is.
+the steps of its gold trace: the walk (each phase's caption, read off the frames, and the
+change at its start, found by comparing two phases), the conclusion and the letter. Per
+question family: how often each step is right, and how often the letter is right when
+the walk, or the conclusion, is.
 
     vtedge eval --model BUNDLE --data data/val/records.jsonl --out pred.jsonl
     python -m benchmarks.answer_steps data/val/records.jsonl pred.jsonl [more.jsonl ...]
@@ -14,34 +14,70 @@ import argparse
 import json
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 
 from benchmarks.common import write_results
 
-CHECK = re.compile(r"([A-F])\. (.*?): (yes|no)\.")
+# A then-and-now clause (`vtedge data synth --compare-states`) is not the change sentence.
+SIDE_BY_SIDE = re.compile(r"The \w+ was .*, now ")
 
 
-def conclusion(process: str) -> str:
-    """The gold trace's conclusion: its last line that does not read options back."""
-    return [line for line in process.splitlines() if not CHECK.search(line)][-1]
+@dataclass(frozen=True)
+class Steps:
+    """One answer's steps against its record's gold trace."""
+
+    captions: tuple[int, int]  # walk phases captioned exactly, phases
+    changes: tuple[int, int]  # change sentences exact, phases after the first
+    concluded: bool
+    letter: bool
+
+    @property
+    def walked(self) -> bool:
+        """Every phase of the walk captioned and its change named exactly."""
+        return self.captions[0] == self.captions[1] and self.changes[0] == self.changes[1]
 
 
-def read_back(output: str) -> list[tuple[str, str, str]]:
-    """``(letter, text, verdict)`` of every option the output read back."""
-    return CHECK.findall(output)
+def change_sentence(thought: str) -> str:
+    """A walk step's change: its thought's first sentence that is not a then-and-now
+    clause."""
+    sentences = [s.strip() for s in thought.split(".") if s.strip()]
+    rest = [s for s in sentences if not SIDE_BY_SIDE.match(s)]
+    return rest[0] if rest else ""
 
 
-def steps(record, output: str, answer: str | None) -> tuple[bool, bool | None, bool]:
-    """Whether the conclusion, the options read back (``None``: none were) and the letter
-    are right."""
-    texts = {option[0]: option[3:] for option in record.options}
-    checked = read_back(output)
-    copied = all(texts.get(letter) == text for letter, text, _ in checked) if checked else None
-    said = conclusion(record.process) in output.splitlines()
-    return said, copied, answer == record.answer
+def walk(segments: list) -> list:
+    """The leading blocks that span the 2 s phases in order: a gold trace's walk."""
+    phases = 0
+    while phases < len(segments) and (segments[phases].start, segments[phases].end) == (
+            2.0 * phases, 2.0 * phases + 2):
+        phases += 1
+    return segments[:phases]
+
+
+def steps(record, output: str, answer: str | None) -> Steps:
+    """The walk, the conclusion and the letter of ``output`` against ``record``."""
+    from vtedge.reasoning import parse
+
+    gold = walk(parse(record.process).segments)
+    phases = len(gold)
+    said = parse(output).segments[:phases]
+    said += [None] * (phases - len(said))
+    pairs = list(zip(gold, said, strict=True))
+    captions = sum(s is not None and s.caption == g.caption for g, s in pairs)
+    changes = sum(s is not None and change_sentence(s.thought or "") == change_sentence(g.thought)
+                  for g, s in pairs[1:])
+    conclusion = record.process.splitlines()[-1]
+    return Steps((captions, phases), (changes, phases - 1), conclusion in output.splitlines(),
+                 answer == record.answer)
 
 
 def percent(flags: list[bool]) -> str:
     return f"{100 * sum(flags) / len(flags):.0f}" if flags else "-"
+
+
+def ratio(pairs: list[tuple[int, int]]) -> str:
+    total = sum(n for _, n in pairs)
+    return f"{100 * sum(k for k, _ in pairs) / total:.0f}" if total else "-"
 
 
 def main() -> None:
@@ -63,19 +99,23 @@ def main() -> None:
     rows = []
     for family in sorted(by_family) + ["all"]:
         runs = by_family[family] if family != "all" else sum(by_family.values(), [])
-        concluded = [r for r in runs if r[0]]
-        read = [r[1] for r in runs if r[1] is not None]
-        rows.append([family, len(runs), percent([r[0] for r in runs]), percent(read),
-                     percent([r[2] for r in runs]), percent([r[2] for r in concluded])])
+        rows.append([
+            family, len(runs), ratio([r.captions for r in runs]),
+            ratio([r.changes for r in runs]), percent([r.walked for r in runs]),
+            percent([r.concluded for r in runs]), percent([r.letter for r in runs]),
+            percent([r.letter for r in runs if r.walked]),
+            percent([r.letter for r in runs if r.concluded])])
     write_results(
         "answer_steps", "Where do generated answers go wrong?",
-        ["family", "answers", "conclusion right (%)", "options read back right (%)",
-         "letter right (%)", "letter right when the conclusion is (%)"],
+        ["family", "answers", "walk captions exact (% of phases)",
+         "changes exact (% of phases after the first)", "walk right throughout (%)",
+         "conclusion right (%)", "letter right (%)", "letter right when the walk is (%)",
+         "letter right when the conclusion is (%)"],
         rows,
         notes=[f"records {args.records}; predictions {', '.join(args.predictions)}",
-               "conclusion: the gold trace's conclusion line appears verbatim in the answer; "
-               "options read back: of the answers that read any back, those whose every "
-               "`X. text: yes|no.` names option X's own text"],
+               "walk: the answer's first blocks, one per 2 s phase; a change is the first "
+               "sentence of a walk step's thought that is not a then-and-now clause; "
+               "conclusion: the gold trace's last line appears verbatim in the answer"],
         command="python -m benchmarks.answer_steps " + " ".join(
             [args.records, *args.predictions]))
 
