@@ -2,6 +2,7 @@
 and the ood split changes what it promises to change."""
 
 import json
+import re
 
 import av
 import numpy as np
@@ -109,6 +110,58 @@ def test_every_trace_walks_the_phases_then_grounds_the_evidence(splits, split):
         evidence = walk if record.family == "describe" else blocks[phases:]
         assert [(s.start, s.end, s.caption) for s in evidence] == [
             (g.start, g.end, g.caption) for g in record.segments]
+
+
+def _verdict(then: str, now: str) -> str:
+    """What a then-and-now clause must conclude from its two states."""
+    if then == now:
+        return "same"
+    if then == "hidden":
+        return "appeared"
+    if now == "hidden":
+        return "vanished"
+    colour, new_colour, new_motion = then.split(" and ")[0], *now.split(" and ")
+    if colour != new_colour:
+        return f"turned {new_colour}"
+    return "started moving" if new_motion == "moving" else "stopped moving"
+
+
+@pytest.mark.parametrize("split", ["train", "ood"])
+def test_compare_states_sets_every_shape_then_beside_now(splits, split, tmp_path):
+    """With ``compare``, a walk step's thought after the first opens with one ``was …, now
+    …: verdict`` clause per shape seen then or now: ``now`` says what the step's caption
+    says, ``was`` what the step before's caption said, the verdict follows from the two,
+    and the change sentence names the one shape whose verdict is not ``same``. The rest
+    of the record is unchanged."""
+    _, paths = splits
+    plain = paths[split]
+    n = len(_lines(plain))
+    compared = generate_split(tmp_path / split, n, seed=3, split=split, progress=False,
+                              compare=True)
+    clause = r"The (\w+) was ([\w ]+?), now ([\w ]+?): ([\w ]+?)\."
+    for a, b in zip(_lines(plain), _lines(compared), strict=True):
+        assert {k: v for k, v in a.items() if k != "process"} == \
+            {k: v for k, v in b.items() if k != "process"}
+        assert re.sub(clause + " ", "", b["process"]) == a["process"]
+    assert json.loads((tmp_path / split / "split.json").read_text())["walk"] == "compare"
+    phase_counts = _phase_counts(compared)
+
+    def looks(caption):
+        return dict(re.findall(r"The (\w+) is (\w+ and \w+)\.", caption))
+
+    for record in load_records(compared):
+        walk = parse(sft_target(record.process, record.solution)).segments
+        walk = walk[:phase_counts[record.problem_id]]
+        for before, step in zip(walk, walk[1:], strict=False):
+            then, now = looks(before.caption), looks(step.caption)
+            states = [(s, then.get(s, "hidden"), now.get(s, "hidden"))
+                      for s in SHAPES if s in then or s in now]
+            clauses = re.findall(clause, step.thought)
+            assert clauses == [(*state, _verdict(*state[1:])) for state in states], step.thought
+            changed = [f"The {shape} {verdict}." for shape, _, _, verdict in clauses
+                       if verdict != "same"]
+            assert len(changed) == 1
+            assert step.thought.split(". ", len(clauses))[-1].startswith(changed[0])
 
 
 def test_shape_questions_list_the_shapes_in_a_fixed_order(splits):

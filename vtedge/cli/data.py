@@ -42,9 +42,15 @@ def command() -> None:
 @click.option(
     "--workers", type=click.IntRange(min=1), help="Processes rendering clips (default: up to 2)."
 )
+@click.option(
+    "--compare-states", is_flag=True,
+    help="Open each walk step's thought with every shape then and now and a verdict ('The "
+    "circle was red and moving, now blue and moving: turned blue.') before the change it "
+    "names. Clips and questions are unchanged.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def synth(out: str, n: int, seed: int, split: str, families: str | None, workers: int | None,
-          quiet: bool) -> None:
+          compare_states: bool, quiet: bool) -> None:
     """Write synthetic clips with known events and Video-Thinker-format questions.
 
     \b
@@ -55,6 +61,7 @@ def synth(out: str, n: int, seed: int, split: str, families: str | None, workers
     Examples:
       vtedge data synth --out data/train --n 1000 --seed 0 --split train
       vtedge data synth --out data/captions --n 1000 --seed 3 --families describe
+      vtedge data synth --out data/train --n 1000 --seed 0 --compare-states
     """
     from pathlib import Path
 
@@ -64,7 +71,7 @@ def synth(out: str, n: int, seed: int, split: str, families: str | None, workers
     began = time.perf_counter()
     try:
         path = generate_split(Path(out), n, seed, split, progress=not quiet, workers=workers,
-                              families=chosen)
+                              families=chosen, compare=compare_states)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--families") from None
     seconds = time.perf_counter() - began

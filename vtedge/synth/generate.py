@@ -68,8 +68,10 @@ def split_families(config: SplitConfig, families: tuple[str, ...] | None) -> tup
 
 
 def make_record(out: Path, index: int, seed: int, split: str,
-                families: tuple[str, ...] | None = None) -> dict:
-    """Sample, render and write record ``index`` of a split; returns its JSON dict."""
+                families: tuple[str, ...] | None = None, compare: bool = False) -> dict:
+    """Sample, render and write record ``index`` of a split; returns its JSON dict.
+    ``compare`` opens each walk step's thought with every shape then and now (the
+    scene, clip and question do not change)."""
     config = get_split(split)
     rng = np.random.default_rng([seed, config.code, index])
     asked = split_families(config, families)
@@ -92,7 +94,7 @@ def make_record(out: Path, index: int, seed: int, split: str,
         "problem_type": "multiple choice",
         "options": question.options,
         "solution": f"<answer>{question.letter}</answer>",
-        "process": question.process,
+        "process": question.process(compare),
         "data_type": "video",
         "path": relative,
         "data_source": DATA_SOURCE,
@@ -104,20 +106,22 @@ def make_record(out: Path, index: int, seed: int, split: str,
     }
 
 
-def _make_chunk(args: tuple[Path, list[int], int, str, tuple[str, ...] | None]) -> list[dict]:
-    out, indices, seed, split, families = args
-    return [make_record(out, i, seed, split, families) for i in indices]
+def _make_chunk(args: tuple[Path, list[int], int, str, tuple[str, ...] | None, bool]
+                ) -> list[dict]:
+    out, indices, seed, split, families, compare = args
+    return [make_record(out, i, seed, split, families, compare) for i in indices]
 
 
 def generate_split(
     out: Path, n: int, seed: int, split: str, progress: bool = True, workers: int | None = None,
-    families: tuple[str, ...] | None = None,
+    families: tuple[str, ...] | None = None, compare: bool = False,
 ) -> Path:
     """Write ``n`` records of ``split`` under ``out``; returns ``out/records.jsonl``.
 
     ``workers`` processes render and encode in parallel (default: up to 2, the CPU count).
     ``families`` keeps only those question families (``describe`` alone makes the timed
-    captions of the alignment stage).
+    captions of the alignment stage). ``compare`` writes walk steps that set each shape
+    then beside now before naming the change (``make_record``).
     """
     config = get_split(split)
     asked = split_families(config, families)
@@ -128,7 +132,7 @@ def generate_split(
     if workers is None:
         workers = max(1, min(2, os.cpu_count() or 1))
     chunk = 16
-    jobs = [(out, list(range(s, min(n, s + chunk))), seed, split, families)
+    jobs = [(out, list(range(s, min(n, s + chunk))), seed, split, families, compare)
             for s in range(0, n, chunk)]
 
     from vtedge.progress import progress_bar
@@ -154,6 +158,7 @@ def generate_split(
         "generator": GENERATOR_VERSION,
         "split": asdict(config),
         "families": list(asked),
+        "walk": "compare" if compare else "plain",
         "seed": seed,
         "n": n,
         "fps": FPS,

@@ -32,18 +32,22 @@ ORDINALS = {"first": 0, "second": 1, "last": -1}
 @dataclass(frozen=True)
 class Block:
     """One gold reasoning block: a span in whole seconds, its caption and thought, and the
-    time of the event it shows (the walk repeats the thought at that phase's start)."""
+    time of the event it shows (the walk repeats the thought at that phase's start).
+    A walk step also holds its ``comparison``, which opens the thought when asked for."""
 
     start: float
     end: float
     caption: str
     thought: str
     event_time: float | None = None
+    comparison: str = ""
 
-    def render(self) -> str:
+    def render(self, compare: bool = False) -> str:
+        thought = f"{self.comparison} {self.thought}" if compare and self.comparison \
+            else self.thought
         return (
             f"<time>{format_span(self.start, self.end)}</time>"
-            f"<caption>{self.caption}</caption><think>{self.thought}</think>"
+            f"<caption>{self.caption}</caption><think>{thought}</think>"
         )
 
 
@@ -68,9 +72,10 @@ class Question:
     def letter(self) -> str:
         return OPTION_LETTERS[self.answer]
 
-    @property
-    def process(self) -> str:
-        return "\n".join([b.render() for b in self.walk + self.blocks] + [self.conclusion])
+    def process(self, compare: bool = False) -> str:
+        """The gold trace; ``compare`` opens each walk step's thought with its comparison."""
+        return "\n".join([b.render(compare) for b in self.walk + self.blocks]
+                         + [self.conclusion])
 
 
 def _cap(text: str) -> str:
@@ -123,29 +128,59 @@ def _colour_choices(colour: str) -> tuple[tuple[str, ...], int]:
     return COLOURS, COLOURS.index(colour)
 
 
+def _by_shape(scene: Scene) -> list[int]:
+    return sorted(range(len(scene.objects)), key=lambda k: scene.objects[k].shape)
+
+
+def _looks(state) -> str:
+    """``red and moving``: what one visible shape looks like."""
+    return f"{state.colour} and {'moving' if state.moving else 'still'}"
+
+
 def _phase_caption(scene: Scene, time: float) -> tuple[str, int]:
     """Every visible shape at ``time`` in a fixed order of shapes, and how many there are.
 
     The shape comes first, then what it looks like, so each word can be read off the
     frames by looking for that shape.
     """
-    visible = []
-    for k in sorted(range(len(scene.objects)), key=lambda k: scene.objects[k].shape):
-        state = scene.state(k, time)
-        if state.visible:
-            motion = "moving" if state.moving else "still"
-            visible.append(f"The {scene.objects[k].shape} is {state.colour} and {motion}.")
+    visible = [f"The {scene.objects[k].shape} is {_looks(scene.state(k, time))}."
+               for k in _by_shape(scene) if scene.state(k, time).visible]
     return (" ".join(visible) if visible else "Nothing is visible."), len(visible)
+
+
+def _comparison(scene: Scene, phase: int) -> str:
+    """Each shape seen in the phase before or this one, then and now side by side, and
+    what that makes of it ("same", "vanished", "turned blue").
+
+    Naming the change from two whole captions is what ``vt-tiny`` learns slowest; with
+    each shape's two states a few tokens apart and a verdict per shape, the change
+    sentence only copies the verdict that is not "same" (benchmarks/results/training.md,
+    session 11).
+    """
+    before = (phase - 0.5) * scene.phase_seconds
+    now = (phase + 0.5) * scene.phase_seconds
+    event = scene.events[phase - 1]
+    clauses = []
+    for k in _by_shape(scene):
+        then_state, now_state = scene.state(k, before), scene.state(k, now)
+        if then_state.visible or now_state.visible:
+            was = _looks(then_state) if then_state.visible else "hidden"
+            is_ = _looks(now_state) if now_state.visible else "hidden"
+            verdict = describe(scene, event, subject=False) if event.obj == k else "same"
+            clauses.append(f"The {scene.objects[k].shape} was {was}, now {is_}: {verdict}.")
+    return " ".join(clauses)
 
 
 def _phase_block(scene: Scene, phase: int, notes: list[str]) -> Block:
     """One step of the walk: the whole phase, every visible shape, what changed at its
-    start, then ``notes`` (the thoughts of focused blocks on that change)."""
+    start, then ``notes`` (the thoughts of focused blocks on that change); its comparison
+    is each shape then and now."""
     start = phase * scene.phase_seconds
     caption, _ = _phase_caption(scene, start + scene.phase_seconds / 2)
     change = ("No change yet." if phase == 0
               else f"{_cap(describe(scene, scene.events[phase - 1]))}.")
-    return Block(start, start + scene.phase_seconds, caption, " ".join([change, *notes]))
+    return Block(start, start + scene.phase_seconds, caption, " ".join([change, *notes]),
+                 comparison=_comparison(scene, phase) if phase else "")
 
 
 def _walks(ask: Callable[[np.random.Generator, Scene], Question | None]):
