@@ -70,8 +70,8 @@ def split_families(config: SplitConfig, families: tuple[str, ...] | None) -> tup
 def make_record(out: Path, index: int, seed: int, split: str,
                 families: tuple[str, ...] | None = None, compare: bool = False) -> dict:
     """Sample, render and write record ``index`` of a split; returns its JSON dict.
-    ``compare`` opens each walk step's thought with every shape then and now (the
-    scene, clip and question do not change)."""
+    ``compare`` opens each walk step's thought with every shape then and now and a
+    verdict (the scene, clip and question do not change)."""
     config = get_split(split)
     rng = np.random.default_rng([seed, config.code, index])
     asked = split_families(config, families)

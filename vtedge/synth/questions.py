@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from vtedge.reasoning.timestamps import format_span
-from vtedge.synth.scene import COLOURS, SHAPES, Event, Scene
+from vtedge.synth.scene import COLOURS, SHAPES, Event, ObjectState, Scene
 
 OPTION_LETTERS = "ABCDEF"
 BASE_FAMILIES = ("state", "order", "count", "after", "describe")
@@ -132,7 +132,7 @@ def _by_shape(scene: Scene) -> list[int]:
     return sorted(range(len(scene.objects)), key=lambda k: scene.objects[k].shape)
 
 
-def _looks(state) -> str:
+def _looks(state: ObjectState) -> str:
     """``red and moving``: what one visible shape looks like."""
     return f"{state.colour} and {'moving' if state.moving else 'still'}"
 
@@ -143,8 +143,8 @@ def _phase_caption(scene: Scene, time: float) -> tuple[str, int]:
     The shape comes first, then what it looks like, so each word can be read off the
     frames by looking for that shape.
     """
-    visible = [f"The {scene.objects[k].shape} is {_looks(scene.state(k, time))}."
-               for k in _by_shape(scene) if scene.state(k, time).visible]
+    states = [(scene.objects[k].shape, scene.state(k, time)) for k in _by_shape(scene)]
+    visible = [f"The {shape} is {_looks(state)}." for shape, state in states if state.visible]
     return (" ".join(visible) if visible else "Nothing is visible."), len(visible)
 
 
