@@ -60,11 +60,10 @@ def steps(record, output: str, answer: str | None) -> Steps:
 
     gold = walk(parse(record.process).segments)
     phases = len(gold)
-    said = parse(output).segments[:phases]
-    said += [None] * (phases - len(said))
-    pairs = list(zip(gold, said, strict=True))
-    captions = sum(s is not None and s.caption == g.caption for g, s in pairs)
-    changes = sum(s is not None and change_sentence(s.thought or "") == change_sentence(g.thought)
+    # A phase the answer never reached counts as wrong: it is in ``phases``, not in ``pairs``.
+    pairs = list(zip(gold, parse(output).segments, strict=False))
+    captions = sum(s.caption == g.caption for g, s in pairs)
+    changes = sum(change_sentence(s.thought or "") == change_sentence(g.thought)
                   for g, s in pairs[1:])
     conclusion = record.process.splitlines()[-1]
     return Steps((captions, phases), (changes, phases - 1), conclusion in output.splitlines(),
