@@ -26,6 +26,7 @@ from vtedge.kernels import (
     fused_linear_grpo_loss,
     grpo_loss,
 )
+from vtedge.kernels.frame_tokenize import clip_table, tokenize_with_table
 from vtedge.spec import get_spec
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -105,7 +106,10 @@ def frame_case(clock: Clock, frames: torch.Tensor, dtype, with_triton: bool) -> 
     moved = frames.numel() * (1 + dtype.itemsize)  # uint8 in, one element out per byte in
     impls = [("torch eager", lambda: frame_tokenize_reference(frames, spec, dtype))]
     if with_triton:
-        impls.append(("triton", lambda: frame_tokenize(frames, spec, dtype, backend="triton")))
+        table, windows, _ = clip_table([frames], spec)
+        impls += [("triton", lambda: frame_tokenize(frames, spec, dtype, backend="triton")),
+                  ("triton, table prebuilt",
+                   lambda: tokenize_with_table(table, windows, spec, dtype))]
     rows = []
     for name, fn in impls:
         ms, peak = clock(fn)

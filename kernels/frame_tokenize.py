@@ -8,6 +8,8 @@ sizes in one launch and returns them concatenated, as the model consumes them.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from vtedge.kernels.dispatch import interpreting, triton_module, use_triton
@@ -90,17 +92,23 @@ def clip_grid(frames: torch.Tensor, spec: VisionSpec) -> tuple[int, int, int]:
 
 
 def _tokenize_triton(clips, spec: VisionSpec, dtype):
-    """Build the per-clip table and the window->clip map, then launch once."""
-    kernel = triton_module("triton_frames")
+    """Build the per-clip table (one small host-to-device copy), then launch once."""
     device = clips[0].device
     if interpreting() and device.type != "cpu":
         # The interpreter copies tensor arguments to the host, but not the raw device
         # pointers in the clip table: run it on host copies instead.
         out, grids = _tokenize_triton([clip.cpu() for clip in clips], spec, dtype)
         return out.to(device), grids
+    table, windows, grids = clip_table(clips, spec)
+    return tokenize_with_table(table, windows, spec, dtype), grids
+
+
+def clip_table(clips, spec: VisionSpec) -> tuple[torch.Tensor, int, list]:
+    """``(table, windows, grids)``: the kernel's per-clip metadata on the clips' device
+    (pointers, strides, window counts; ``triton_frames.META_FIELDS``), the total number of
+    merge windows, and each clip's ``grid_thw``. Valid while the clips are alive."""
     merge = spec.merge_size
     rows, first_window, grids = [], 0, []
-    windows_per_clip = []
     for clip in clips:
         gt, gh, gw = clip_grid(clip, spec)
         grids.append((gt, gh, gw))
@@ -109,22 +117,24 @@ def _tokenize_triton(clips, spec: VisionSpec, dtype):
         st, sh, sw, sc = clip.stride()
         rows.append([clip.data_ptr(), clip.shape[0], st, sh, sw, sc, windows_w, windows_per_t,
                      first_window])
-        windows_per_clip.append(gt * windows_per_t)
         first_window += gt * windows_per_t
-    table = torch.tensor(rows, dtype=torch.int64, device=device)
-    window_clip = torch.repeat_interleave(
-        torch.arange(len(clips), dtype=torch.int32, device=device),
-        torch.tensor(windows_per_clip, device=device),
-    ).to(torch.int32)
-    levels = normalization_levels(spec, device)
-    out = torch.empty(first_window * merge * merge, spec.patch_dim, dtype=dtype, device=device)
-    kernel.launch(table, window_clip, levels, out, spec.patch_size, spec.temporal_patch_size,
-                  merge)
-    return out, grids
+    return torch.tensor(rows, dtype=torch.int64, device=clips[0].device), first_window, grids
 
 
-def normalization_levels(spec: VisionSpec, device) -> torch.Tensor:
-    """The core's ``(3, 256)`` float32 table of normalized uint8 levels, on ``device``."""
+def tokenize_with_table(table: torch.Tensor, windows: int, spec: VisionSpec, dtype):
+    """Allocate ``pixel_values`` and launch the kernel for a ``clip_table``."""
+    merge = spec.merge_size
+    levels = normalization_levels(spec, table.device)
+    out = torch.empty(windows * merge * merge, spec.patch_dim, dtype=dtype, device=table.device)
+    triton_module("triton_frames").launch(table, windows, levels, out, spec.patch_size,
+                                          spec.temporal_patch_size, merge)
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def normalization_levels(spec: VisionSpec, device: torch.device) -> torch.Tensor:
+    """The core's ``(3, 256)`` float32 table of normalized uint8 levels, on ``device``;
+    cached, so a call costs no copy after the first (the kernel only reads it)."""
     from vtedge.patchify import normalization_table
 
     return torch.from_numpy(normalization_table(spec)).to(device)

@@ -1,9 +1,10 @@
 """Triton kernel for frame tokenization: uint8 HWC frames straight to Qwen2-VL patches.
 
-A program writes ``WINDOWS`` 2x2 merge windows (4 rows of ``pixel_values`` each). Every
-output element finds its source pixel by index arithmetic, so temporal padding, HWC->CHW,
-the patch cut and the merge-window order cost nothing but addressing: one read of the
-frames, one write of the patches. Normalization is the core's 256-entry table per channel
+A program writes one 2x2 merge window (4 rows of ``pixel_values``) as a 2-D tile: one axis
+runs over (merge row, channel, temporal slot), the other over the pixels of a patch. Each
+address is a sum of one per-axis offset from each, so temporal padding, HWC->CHW, the patch
+cut and the merge-window order cost two adds per element: one read of the frames, one
+write of the patches. Normalization is the core's 256-entry table per channel
 (3 KiB, cached), so fp32 output is bit-identical to ``vtedge.patchify``.
 """
 
@@ -16,26 +17,27 @@ from vtedge.kernels.dispatch import interpreting
 
 # Per-clip metadata row (int64), built by ``frame_tokenize._tokenize_triton``: data
 # pointer, frame count, strides (t, h, w, c), windows per row, windows per frame pair,
-# first window.
+# first window. Each program finds its window's clip by scanning the first-window column,
+# so a launch needs this one small table and no host-device sync.
 META_FIELDS = 9
 
 
 @triton.jit
 def frame_tokenize_kernel(
     clips_ptr,
-    window_clip_ptr,
+    n_clips,
     table_ptr,
     out_ptr,
-    total_windows,
     PATCH: tl.constexpr,
     TEMPORAL: tl.constexpr,
     MERGE: tl.constexpr,
-    WINDOWS: tl.constexpr,
-    BLOCK: tl.constexpr,
+    PARTS: tl.constexpr,
+    PIXELS: tl.constexpr,
 ):
-    window = tl.program_id(0) * WINDOWS + tl.arange(0, WINDOWS)
-    live = window < total_windows
-    clip = tl.load(window_clip_ptr + window, mask=live, other=0)
+    window = tl.program_id(0).to(tl.int64)
+    clip = 0
+    for later in range(1, n_clips):
+        clip += (window >= tl.load(clips_ptr + later * 9 + 8)).to(tl.int32)
     meta = clips_ptr + clip * 9
     frames_ptr = tl.load(meta + 0).to(tl.pointer_type(tl.uint8))
     last_frame = tl.load(meta + 1) - 1
@@ -50,41 +52,39 @@ def frame_tokenize_kernel(
     block_h = (local % windows_per_t) // windows_w
     block_w = local % windows_w
 
+    # Axis 0: part = (merge row r, channel c, temporal slot tp), in the output's order.
+    part = tl.arange(0, PARTS)
+    r = part // (3 * TEMPORAL)
+    channel = (part // TEMPORAL) % 3
+    tp = part % TEMPORAL
+    live_part = part < MERGE * MERGE * 3 * TEMPORAL
+    # Temporal padding repeats the last frame, as the image processor does.
+    frame = tl.minimum(t_index * TEMPORAL + tp, last_frame)
+    y0 = (block_h * MERGE + r // MERGE) * PATCH
+    x0 = (block_w * MERGE + r % MERGE) * PATCH
+    src_part = frame * stride_t + y0 * stride_h + x0 * stride_w + channel * stride_c
     ROW: tl.constexpr = 3 * TEMPORAL * PATCH * PATCH
-    WINDOW: tl.constexpr = MERGE * MERGE * ROW
-    out_rows = out_ptr + window.to(tl.int64)[:, None] * WINDOW
-    for start in range(0, WINDOW, BLOCK):
-        e = start + tl.arange(0, BLOCK)[None, :]
-        valid = (e < WINDOW) & live[:, None]
-        r = e // ROW
-        col = e % ROW
-        channel = col // (TEMPORAL * PATCH * PATCH)
-        tp = (col // (PATCH * PATCH)) % TEMPORAL
-        y = (block_h[:, None] * MERGE + r // MERGE) * PATCH + (col // PATCH) % PATCH
-        x = (block_w[:, None] * MERGE + r % MERGE) * PATCH + col % PATCH
-        # Temporal padding repeats the last frame, as the image processor does.
-        frame = tl.minimum(t_index[:, None] * TEMPORAL + tp, last_frame[:, None])
-        src = (frame * stride_t[:, None] + y * stride_h[:, None] + x * stride_w[:, None]
-               + channel * stride_c[:, None])
-        level = tl.load(frames_ptr[:, None] + src, mask=valid, other=0).to(tl.int32)
-        value = tl.load(table_ptr + channel * 256 + level, mask=valid, other=0.0)
-        tl.store(out_rows + e, value, mask=valid)
+    out_part = r * ROW + channel * (TEMPORAL * PATCH * PATCH) + tp * (PATCH * PATCH)
+    # Axis 1: the pixel (py, px) of the patch; its output column is the pixel index itself.
+    pixel = tl.arange(0, PIXELS)
+    live_pixel = pixel < PATCH * PATCH
+    src_pixel = (pixel // PATCH) * stride_h + (pixel % PATCH) * stride_w
+
+    live = live_part[:, None] & live_pixel[None, :]
+    level = tl.load(frames_ptr + (src_part[:, None] + src_pixel[None, :]), mask=live, other=0)
+    value = tl.load(table_ptr + (channel * 256)[:, None] + level.to(tl.int32), mask=live,
+                    other=0.0)
+    out = out_ptr + window * (MERGE * MERGE * ROW)
+    tl.store(out + (out_part[:, None] + pixel[None, :]), value, mask=live)
 
 
-def launch(clips, window_clip, table, out, patch, temporal, merge):
-    """Run the kernel over every merge window listed in ``window_clip``.
-
-    On a GPU one program streams one window in 1024-element blocks; the interpreter, whose
-    cost is per operation rather than per element, takes every window in one program.
-    """
-    total = window_clip.numel()
-    window = merge * merge * 3 * temporal * patch * patch
-    if interpreting():
-        windows, block = triton.next_power_of_2(total), triton.next_power_of_2(window)
-    else:
-        windows, block = 1, 1024
-    frame_tokenize_kernel[(triton.cdiv(total, windows),)](
-        clips, window_clip, table, out, total,
-        PATCH=patch, TEMPORAL=temporal, MERGE=merge, WINDOWS=windows, BLOCK=block,
-        num_warps=4,
+def launch(clips, total, table, out, patch, temporal, merge):
+    """Run the kernel over the ``total`` merge windows of the clips in the ``clips`` table:
+    one program per window, its tile padded to powers of two."""
+    parts = triton.next_power_of_2(merge * merge * 3 * temporal)
+    pixels = triton.next_power_of_2(patch * patch)
+    frame_tokenize_kernel[(total,)](
+        clips, clips.shape[0], table, out,
+        PATCH=patch, TEMPORAL=temporal, MERGE=merge, PARTS=parts, PIXELS=pixels,
+        num_warps=4 if interpreting() else 8,
     )

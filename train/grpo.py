@@ -197,7 +197,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
     from vtedge.train.batch import prepare_examples, prompt_batch
     from vtedge.train.lora import is_lora
     from vtedge.train.metrics_log import MetricsLog
-    from vtedge.train.optim import build_optimizer, build_scheduler
+    from vtedge.train.optim import build_optimizer, build_scheduler, clipped_step
     from vtedge.train.rollout import InProcessRollout
     from vtedge.train.run_dir import LAST, StopRequest, load_trainer_state
     from vtedge.train.sft import global_batch
@@ -330,10 +330,8 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
                         kl += float(metrics["kl"]) * tokens / max(1.0, total_tokens)
                         clip += float(metrics["clip_fraction"]) * tokens / max(1.0, total_tokens)
                 mark = time.perf_counter()
-                grad_norm = session.accelerator.clip_grad_norm_(model.parameters(),
-                                                                config.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+                grad_norm = clipped_step(session.accelerator, model, optimizer,
+                                         config.max_grad_norm)
                 timings["update"] += time.perf_counter() - mark
             scheduler.step()
 

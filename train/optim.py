@@ -41,3 +41,22 @@ def build_scheduler(optimizer, total_steps: int, warmup_steps: int, min_ratio: f
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, total_steps, warmup_steps, min_ratio)
     )
+
+
+def clipped_step(accelerator, model, optimizer, max_grad_norm: float) -> float:
+    """Clip the gradients and step; return the gradient norm before clipping.
+
+    A non-finite norm (an overflow in one bf16 micro-batch, say) skips the update, as a
+    loss scaler would, so one bad batch cannot turn every weight into NaN; the row logged
+    for the step shows it as ``grad_norm: null``. The norm is global, so every process of
+    a distributed run skips the same steps.
+    """
+    import sys
+
+    norm = float(accelerator.clip_grad_norm_(model.parameters(), max_grad_norm))
+    if math.isfinite(norm):
+        optimizer.step()
+    else:
+        print(f"vtedge: warning: gradient norm is {norm}; update skipped", file=sys.stderr)
+    optimizer.zero_grad(set_to_none=True)
+    return norm

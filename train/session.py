@@ -2,7 +2,7 @@
 from it (device, precision, rank, collective sums, main-process-only saving).
 
 One process or many under ``accelerate launch`` (DDP, FSDP, DeepSpeed): the trainers write
-the same code for all of them. bf16 autocast on CUDA; fp32 on CPU.
+the same code for all of them. bf16 autocast on CUDA (without cuDNN attention); fp32 on CPU.
 """
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ class Session:
         launched = "ACCELERATE_MIXED_PRECISION" in os.environ
         precision = None if launched else ("no" if use_cpu else "bf16")
         self.accelerator = Accelerator(cpu=use_cpu, mixed_precision=precision)
+        if self.accelerator.device.type == "cuda":
+            # cuDNN's bf16 attention backward can return NaN gradients on Hopper (PyTorch
+            # issue 196678); on an H200 it did in the second GRPO step of vt-tiny, and flash
+            # or memory-efficient attention, which take over, did not.
+            torch.backends.cuda.enable_cudnn_sdp(False)
         self.seed = seed
         set_seed(seed)
         torch.manual_seed(seed)

@@ -125,7 +125,7 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     from vtedge.progress import progress_bar
     from vtedge.train.batch import TRACE, prepare_examples, sft_batch
     from vtedge.train.metrics_log import MetricsLog
-    from vtedge.train.optim import build_optimizer, build_scheduler
+    from vtedge.train.optim import build_optimizer, build_scheduler, clipped_step
     from vtedge.train.run_dir import LAST, StopRequest, load_trainer_state
     from vtedge.train.shared_prompt import shared_prefix_logits
     from vtedge.train.start import record_run, save, start_run
@@ -200,11 +200,8 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
                     session.accelerator.backward(summed * session.world / label_tokens)
                 loss_sum += float(summed.detach())
                 seen_tokens += int(batch["attention_mask"].sum())
-            grad_norm = session.accelerator.clip_grad_norm_(model.parameters(),
-                                                            config.max_grad_norm)
-            optimizer.step()
+            grad_norm = clipped_step(session.accelerator, model, optimizer, config.max_grad_norm)
             scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
             loss_total, tokens_total = session.sum([loss_sum, float(seen_tokens)])
             last_loss = loss_total / label_tokens
             seconds = time.perf_counter() - began

@@ -26,11 +26,10 @@ def build(fn, signature, constexprs):
     assert ".entry" in kernel.asm["ptx"]
 
 build(triton_frames.frame_tokenize_kernel,
-      {"clips_ptr": "*i64", "window_clip_ptr": "*i32", "table_ptr": "*fp32",
-       "out_ptr": "*bf16", "total_windows": "i32", "PATCH": "constexpr",
-       "TEMPORAL": "constexpr", "MERGE": "constexpr", "WINDOWS": "constexpr",
-       "BLOCK": "constexpr"},
-      {"PATCH": 14, "TEMPORAL": 2, "MERGE": 2, "WINDOWS": 1, "BLOCK": 1024})
+      {"clips_ptr": "*i64", "n_clips": "i32", "table_ptr": "*fp32", "out_ptr": "*bf16",
+       "PATCH": "constexpr", "TEMPORAL": "constexpr", "MERGE": "constexpr",
+       "PARTS": "constexpr", "PIXELS": "constexpr"},
+      {"PATCH": 14, "TEMPORAL": 2, "MERGE": 2, "PARTS": 32, "PIXELS": 256})
 rows = {"n_rows": "i32", "seq_len": "i32", "vocab": "i32", "stride_b": "i64",
         "stride_l": "i64"}
 blocks = {"ROWS": "constexpr", "BLOCK_V": "constexpr"}
