@@ -18,7 +18,7 @@ from vtedge.kernels.dispatch import interpreting
 # Per-clip metadata row (int64), built by ``frame_tokenize._tokenize_triton``: data
 # pointer, frame count, strides (t, h, w, c), windows per row, windows per frame pair,
 # first window. Each program finds its window's clip by scanning the first-window column,
-# so a launch needs this one small table and no host-device sync.
+# so a launch needs only this small table: no per-window map, nothing read back from the GPU.
 META_FIELDS = 9
 
 

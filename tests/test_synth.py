@@ -164,6 +164,40 @@ def test_compare_states_sets_every_shape_then_beside_now(splits, split, tmp_path
             assert step.thought.split(". ", len(clauses))[-1].startswith(changed[0])
 
 
+# Each family's question, and the goal the first walk step must restate from it.
+GOALS = [
+    (r"What colour was the (\w+) when the event right after (.+) happened\?",
+     r"I look for when \2, then the next change and the \1's colour."),
+    (r"What colour was the shape that (.+), at the moment (.+)\?",
+     r"I look for the shape that \1, then its colour when \2."),
+    (r"What colour was the (\w+) when (.+)\?", r"I look for when \2, then the \1's colour."),
+    (r"Which shape changed right after (.+)\?", r"I look for when \1, then the next change."),
+    (r"Which shape changed (\w+)\?", r"I look for the \1 change."),
+    (r"How many times did the (\w+) .+\?", r"I count the changes of the \1."),
+]
+
+
+@pytest.mark.parametrize("split", ["train", "ood"])
+def test_restate_goal_opens_the_walk_with_the_question_reworded(splits, split, tmp_path):
+    """With ``goal``, the first walk step's thought opens with the question's goal, which
+    follows from the question's own words; ``describe`` has no walk before its blocks and is
+    unchanged, and so is everything but the trace."""
+    _, paths = splits
+    plain = _lines(paths[split])
+    goals = _lines(generate_split(tmp_path / split, len(plain), seed=3, split=split,
+                                  progress=False, goal=True))
+    assert json.loads((tmp_path / split / "split.json").read_text())["goal"] is True
+    for a, b in zip(plain, goals, strict=True):
+        assert {k: v for k, v in a.items() if k != "process"} == \
+            {k: v for k, v in b.items() if k != "process"}
+        if a["family"] == "describe":
+            assert b["process"] == a["process"]
+            continue
+        pattern, goal = next((p, g) for p, g in GOALS if re.fullmatch(p, a["problem"]))
+        expected = re.sub(pattern, goal, a["problem"])
+        assert b["process"] == a["process"].replace("<think>", f"<think>{expected} ", 1)
+
+
 def test_shape_questions_list_the_shapes_in_a_fixed_order(splits):
     """``after`` and ``order`` ask which shape changed; the letter names the conclusion's shape."""
     _, paths = splits

@@ -48,9 +48,14 @@ def command() -> None:
     "circle was red and moving, now blue and moving: turned blue.') before the change it "
     "names. Clips and questions are unchanged.",
 )
+@click.option(
+    "--restate-goal", is_flag=True,
+    help="Open the first walk step's thought with what the question looks for ('I look for "
+    "when the circle vanished, then the square's colour.'). Clips and questions are unchanged.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def synth(out: str, n: int, seed: int, split: str, families: str | None, workers: int | None,
-          compare_states: bool, quiet: bool) -> None:
+          compare_states: bool, restate_goal: bool, quiet: bool) -> None:
     """Write synthetic clips with known events and Video-Thinker-format questions.
 
     \b
@@ -71,7 +76,7 @@ def synth(out: str, n: int, seed: int, split: str, families: str | None, workers
     began = time.perf_counter()
     try:
         path = generate_split(Path(out), n, seed, split, progress=not quiet, workers=workers,
-                              families=chosen, compare=compare_states)
+                              families=chosen, compare=compare_states, goal=restate_goal)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--families") from None
     seconds = time.perf_counter() - began

@@ -68,10 +68,12 @@ def split_families(config: SplitConfig, families: tuple[str, ...] | None) -> tup
 
 
 def make_record(out: Path, index: int, seed: int, split: str,
-                families: tuple[str, ...] | None = None, compare: bool = False) -> dict:
+                families: tuple[str, ...] | None = None, compare: bool = False,
+                goal: bool = False) -> dict:
     """Sample, render and write record ``index`` of a split; returns its JSON dict.
     ``compare`` opens each walk step's thought with every shape then and now and a
-    verdict (the scene, clip and question do not change)."""
+    verdict; ``goal`` opens the first with what the question looks for (the scene, clip
+    and question do not change)."""
     config = get_split(split)
     rng = np.random.default_rng([seed, config.code, index])
     asked = split_families(config, families)
@@ -94,7 +96,7 @@ def make_record(out: Path, index: int, seed: int, split: str,
         "problem_type": "multiple choice",
         "options": question.options,
         "solution": f"<answer>{question.letter}</answer>",
-        "process": question.process(compare),
+        "process": question.process(compare, goal),
         "data_type": "video",
         "path": relative,
         "data_source": DATA_SOURCE,
@@ -106,22 +108,23 @@ def make_record(out: Path, index: int, seed: int, split: str,
     }
 
 
-def _make_chunk(args: tuple[Path, list[int], int, str, tuple[str, ...] | None, bool]
+def _make_chunk(args: tuple[Path, list[int], int, str, tuple[str, ...] | None, bool, bool]
                 ) -> list[dict]:
-    out, indices, seed, split, families, compare = args
-    return [make_record(out, i, seed, split, families, compare) for i in indices]
+    out, indices, seed, split, families, compare, goal = args
+    return [make_record(out, i, seed, split, families, compare, goal) for i in indices]
 
 
 def generate_split(
     out: Path, n: int, seed: int, split: str, progress: bool = True, workers: int | None = None,
-    families: tuple[str, ...] | None = None, compare: bool = False,
+    families: tuple[str, ...] | None = None, compare: bool = False, goal: bool = False,
 ) -> Path:
     """Write ``n`` records of ``split`` under ``out``; returns ``out/records.jsonl``.
 
     ``workers`` processes render and encode in parallel (default: up to 2, the CPU count).
     ``families`` keeps only those question families (``describe`` alone makes the timed
     captions of the alignment stage). ``compare`` writes walk steps that set each shape
-    then beside now before naming the change (``make_record``).
+    then beside now before naming the change, ``goal`` a first step that restates the
+    question's goal (``make_record``).
     """
     config = get_split(split)
     asked = split_families(config, families)
@@ -132,7 +135,7 @@ def generate_split(
     if workers is None:
         workers = max(1, min(2, os.cpu_count() or 1))
     chunk = 16
-    jobs = [(out, list(range(s, min(n, s + chunk))), seed, split, families, compare)
+    jobs = [(out, list(range(s, min(n, s + chunk))), seed, split, families, compare, goal)
             for s in range(0, n, chunk)]
 
     from vtedge.progress import progress_bar
@@ -159,6 +162,7 @@ def generate_split(
         "split": asdict(config),
         "families": list(asked),
         "walk": "compare" if compare else "plain",
+        "goal": goal,
         "seed": seed,
         "n": n,
         "fps": FPS,

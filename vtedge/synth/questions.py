@@ -54,7 +54,8 @@ class Block:
 @dataclass(frozen=True)
 class Question:
     """A multiple-choice question with its gold trace; ``answer`` indexes ``choices``.
-    ``blocks`` are the evidence (the record's segments); ``walk`` precedes them."""
+    ``blocks`` are the evidence (the record's segments); ``walk`` precedes them. ``goal``
+    restates what the question looks for, in the words the walk's notes use."""
 
     family: str
     problem: str
@@ -63,6 +64,7 @@ class Question:
     blocks: tuple[Block, ...]
     conclusion: str
     walk: tuple[Block, ...] = ()
+    goal: str = ""
 
     @property
     def options(self) -> list[str]:
@@ -72,9 +74,13 @@ class Question:
     def letter(self) -> str:
         return OPTION_LETTERS[self.answer]
 
-    def process(self, compare: bool = False) -> str:
-        """The gold trace; ``compare`` opens each walk step's thought with its comparison."""
-        return "\n".join([b.render(compare) for b in self.walk + self.blocks]
+    def process(self, compare: bool = False, goal: bool = False) -> str:
+        """The gold trace; ``compare`` opens each walk step's thought with its comparison,
+        ``goal`` the first one's with the question's goal."""
+        walk = list(self.walk)
+        if goal and walk:
+            walk[0] = replace(walk[0], thought=f"{self.goal} {walk[0].thought}")
+        return "\n".join([b.render(compare) for b in walk + list(self.blocks)]
                          + [self.conclusion])
 
 
@@ -229,6 +235,7 @@ def ask_state(rng: np.random.Generator, scene: Scene) -> Question | None:
         answer,
         (block,),
         f"So the {shape} was {state.colour}.",
+        goal=f"I look for when {describe(scene, event)}, then the {shape}'s colour.",
     )
 
 
@@ -258,6 +265,7 @@ def ask_order(rng: np.random.Generator, scene: Scene) -> Question | None:
         answer,
         tuple(blocks),
         f"So {describe(scene, target)} {ordinal}.",
+        goal=f"I look for the {ordinal} change.",
     )
 
 
@@ -290,6 +298,7 @@ def ask_count(rng: np.random.Generator, scene: Scene) -> Question | None:
         len(mine),
         tuple(blocks),
         f"So the count for the {shape} is {len(mine)}.",
+        goal=f"I count the changes of the {shape}.",
     )
 
 
@@ -315,6 +324,7 @@ def ask_after(rng: np.random.Generator, scene: Scene) -> Question | None:
         answer,
         blocks,
         f"So next, {describe(scene, target)}.",
+        goal=f"I look for when {describe(scene, first)}, then the next change.",
     )
 
 
@@ -351,6 +361,8 @@ def ask_state_after(rng: np.random.Generator, scene: Scene) -> Question | None:
         answer,
         blocks,
         f"So the {shape} was {state.colour}.",
+        goal=f"I look for when {describe(scene, first)}, then the next change and the "
+        f"{shape}'s colour.",
     )
 
 
@@ -390,6 +402,7 @@ def ask_who_state(rng: np.random.Generator, scene: Scene) -> Question | None:
         answer,
         blocks,
         f"So the {shape} was {state.colour}.",
+        goal=f"I look for the shape that {verb}, then its colour when {describe(scene, e2)}.",
     )
 
 
@@ -409,6 +422,7 @@ def ask_describe(rng: np.random.Generator, scene: Scene) -> Question | None:
         tuple(blocks),
         f"So {count} shape{'' if count == 1 else 's'} {'is' if count == 1 else 'are'} "
         "visible at the end.",
+        goal="I count the shapes at the end.",
     )
 
 
