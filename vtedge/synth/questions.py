@@ -422,7 +422,6 @@ def ask_describe(rng: np.random.Generator, scene: Scene) -> Question | None:
         tuple(blocks),
         f"So {count} shape{'' if count == 1 else 's'} {'is' if count == 1 else 'are'} "
         "visible at the end.",
-        goal="I count the shapes at the end.",
     )
 
 
