@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int, min_ratio: float = 0.0) -> float:
@@ -51,8 +52,6 @@ def clipped_step(accelerator, model, optimizer, max_grad_norm: float) -> float:
     for the step shows it as ``grad_norm: null``. The norm is global, so every process of
     a distributed run skips the same steps.
     """
-    import sys
-
     norm = float(accelerator.clip_grad_norm_(model.parameters(), max_grad_norm))
     if math.isfinite(norm):
         optimizer.step()
