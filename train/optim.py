@@ -1,4 +1,5 @@
-"""AdamW with linear warmup then cosine decay to a floor: the schedule both stages use."""
+"""AdamW with linear warmup then cosine decay to a floor, and the clipped step that skips
+non-finite gradients: how both stages update their weights."""
 
 from __future__ import annotations
 
