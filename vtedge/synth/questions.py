@@ -42,13 +42,15 @@ class Block:
     event_time: float | None = None
     comparison: str = ""
 
-    def render(self, compare: bool = False) -> str:
-        thought = f"{self.comparison} {self.thought}" if compare and self.comparison \
-            else self.thought
+    def render(self) -> str:
         return (
             f"<time>{format_span(self.start, self.end)}</time>"
-            f"<caption>{self.caption}</caption><think>{thought}</think>"
+            f"<caption>{self.caption}</caption><think>{self.thought}</think>"
         )
+
+    def opened_with(self, text: str) -> Block:
+        """This block with ``text`` before its thought."""
+        return replace(self, thought=f"{text} {self.thought}") if text else self
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,11 @@ class Question:
     def process(self, compare: bool = False, goal: bool = False) -> str:
         """The gold trace; ``compare`` opens each walk step's thought with its comparison,
         ``goal`` the first one's with the question's goal."""
-        walk = list(self.walk)
+        walk, blocks = list(self.walk), list(self.blocks)
         if goal and walk:
-            walk[0] = replace(walk[0], thought=f"{self.goal} {walk[0].thought}")
-        return "\n".join([b.render(compare) for b in walk + list(self.blocks)]
-                         + [self.conclusion])
+            walk[0] = walk[0].opened_with(self.goal)
+        steps = [b.opened_with(b.comparison) if compare else b for b in walk + blocks]
+        return "\n".join([b.render() for b in steps] + [self.conclusion])
 
 
 def _cap(text: str) -> str:
