@@ -184,6 +184,8 @@ PRESETS: dict[str, VisionSpec] = {
     "video-thinker": VisionSpec(nframes=16, min_pixels=128 * 28 * 28, max_pixels=128 * 28 * 28),
     # CPU-scale models: 8 frames of at most 112x112, 4x4 patches of 28 pixels per frame.
     "tiny": VisionSpec(nframes=8, min_pixels=56 * 56, max_pixels=112 * 112),
+    # The same frames at 2 fps, so one temporal patch is one second of any clip's length.
+    "tiny-2fps": VisionSpec(fps=2.0, min_pixels=56 * 56, max_pixels=112 * 112),
     # qwen-vl-utils' defaults: 2 fps, up to 768 tokens per frame pair.
     "qwen-default": VisionSpec(),
 }
