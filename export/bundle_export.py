@@ -1,11 +1,12 @@
 """``export_bundle``: a checkpoint to a verified bundle (fp32 or INT8), gated on parity.
 
-Steps: load the checkpoint; fix the bucket (frames and frame size the vision encoder is
-traced for: from ``--bucket`` or the first calibration clip); export the three fp32
-graphs; measure fp32 parity; quantize (``cpu``: dynamic, ``tensorrt``: static QDQ
-calibrated on the calibration clips' prefill and decoding inputs); measure INT8 parity;
-write the manifest with every file's sha256. Work happens in ``OUT.tmp`` and is renamed
-into place only when the gate passes (or ``force``), so a failed export leaves nothing.
+Steps: load the checkpoint; fix the bucket (the frame size the vision encoder is traced
+for, from ``--bucket`` or the first calibration clip, and the frame counts it serves);
+export the three fp32 graphs; measure fp32 parity; quantize (``cpu``: dynamic,
+``tensorrt``: static QDQ calibrated on the calibration clips' prefill and decoding
+inputs); measure INT8 parity; write the manifest with every file's sha256. Work happens
+in ``OUT.tmp`` and is renamed into place only when the gate passes (or ``force``), so a
+failed export leaves nothing.
 """
 
 from __future__ import annotations
@@ -60,6 +61,24 @@ def parse_bucket(text: str | None) -> tuple[int, int] | None:
     except ValueError:
         raise BudgetError(f"--bucket must be HEIGHTxWIDTH, e.g. 112x112, got {text!r}") from None
     return height, width
+
+
+def bucket_for(spec, size: tuple[int, int], prompts) -> dict:
+    """The frame size, frame counts and sequence lengths a bundle serves.
+
+    A fixed-count spec serves its ``nframes``; an fps spec any count up to its
+    ``max_frames``, the most it ever samples. The lengths size TensorRT's shape profiles.
+    """
+    from vtedge.spec import FRAME_FACTOR, floor_by_factor
+
+    longest = spec.nframes or floor_by_factor(spec.max_frames, FRAME_FACTOR)
+    grid = spec.grid_thw(longest, *size)
+    video_tokens = spec.video_tokens(grid)
+    text_tokens = max(len(p.input_ids) - spec.video_tokens(p.clip.grid_thw) for p in prompts)
+    return {"nframes": spec.nframes, "max_frames": longest, "height": size[0],
+            "width": size[1], "grid_thw": list(grid), "video_tokens": video_tokens,
+            "prompt_tokens": int(max(len(p.input_ids) for p in prompts)),
+            "max_sequence_length": int(text_tokens + video_tokens) + 1024}
 
 
 def model_config(model) -> dict:
@@ -138,9 +157,6 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
     checkpoint_path = Path(checkpoint)
     loaded = load_checkpoint(checkpoint_path)
     model, spec = loaded.model.float().eval(), loaded.spec
-    if spec.nframes is None:
-        raise BudgetError("the checkpoint's spec samples by fps; a bundle needs a fixed frame "
-                          "count (its vision encoder is traced for one bucket)")
     token_ids = special_token_ids(loaded.tokenizer)
     tokenizer = load_tokenizer(checkpoint_path)
     stops = stop_token_ids(token_ids)
@@ -157,14 +173,10 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
                                   token_ids["video_token_id"], merge_size=config["merge_size"],
                                   tokens_per_second=config["tokens_per_second"]) for i in items]
     size = parse_bucket(bucket) or (prompts[0].clip.height, prompts[0].clip.width)
-    grid = spec.grid_thw(spec.nframes, *size)
-    usable = [p for p in prompts if tuple(p.clip.grid_thw) == tuple(grid)]
+    usable = [p for p in prompts if tuple(p.clip.grid_thw[1:]) == spec.grid_thw(2, *size)[1:]]
     if not usable:
         raise BudgetError(f"no calibration clip resizes to the bucket {size[0]}x{size[1]}")
-    bucket_record = {"nframes": spec.nframes, "height": size[0], "width": size[1],
-                     "grid_thw": list(grid), "video_tokens": spec.video_tokens(grid),
-                     "prompt_tokens": int(max(len(p.input_ids) for p in usable)),
-                     "max_sequence_length": int(max(len(p.input_ids) for p in usable)) + 1024}
+    bucket_record = bucket_for(spec, size, usable)
     check_bucket(spec, bucket_record)
     manifest = {
         "created_by": "vtedge export",
@@ -179,8 +191,9 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
         "bucket": bucket_record,
         "quantization": {"method": "none", "precision": "fp32", "target": target},
     }
-    log(f"exporting graphs for bucket {spec.nframes} frames at {size[0]}x{size[1]}")
-    export_graphs(model, fp32_dir, grid)
+    frames = spec.nframes or f"up to {bucket_record['max_frames']}"
+    log(f"exporting graphs for {frames} frames of {size[0]}x{size[1]}")
+    export_graphs(model, fp32_dir, tuple(bucket_record["grid_thw"][1:]))
     shutil.copyfile(checkpoint_path / "tokenizer.json", fp32_dir / "tokenizer.json")
     write_manifest(fp32_dir, manifest)
     references = [torch_reference(model, p, token_ids["video_token_id"], stops, parity_tokens)

@@ -7,8 +7,9 @@ cache (no cache objects, nothing data-dependent), in the onnx-community layout:
 model's own modules (norms, projections, MLPs), computes RoPE, masks and softmax in
 float32, and matches ``Qwen2_5_VLForConditionalGeneration`` to float rounding.
 
-``VisionGraph`` runs the vision tower for one fixed patch grid (the bundle's bucket): the
-window partition and rotary tables depend on the grid in Python, so tracing bakes them in.
+``VisionGraph`` runs the vision tower for one frame size and any number of frames: the
+window partition and rotary tables depend on the frame's patch grid only, so tracing bakes
+them in once and the temporal patches run as a batch.
 """
 
 from __future__ import annotations
@@ -42,17 +43,52 @@ class LinearPatchEmbed(nn.Module):
 
 
 class VisionGraph(nn.Module):
-    """``pixel_values (N, patch_dim) -> image_features (N / merge², hidden)`` for one grid.
+    """``pixel_values (T·h·w, patch_dim) -> image_features (T·h·w / merge², hidden)``.
+
+    Qwen2.5-VL's vision tower never mixes temporal patches: window and full attention both
+    stay inside one (cu_seqlens restart at every temporal patch), and its rotary positions
+    are (row, column) only. So the tower is traced for one temporal patch of an ``h x w``
+    grid and runs the ``T`` patches of any clip as a batch: the frame count is a dynamic
+    axis. The window order, rotary tables and window masks are computed once, from the
+    model's own helpers, and baked in as constants.
 
     Use as a context manager around export: it swaps the vision tower's patch embedding
     for ``LinearPatchEmbed`` and puts the original back afterwards.
     """
 
-    def __init__(self, model, grid_thw: tuple[int, int, int]):
+    def __init__(self, model, grid_hw: tuple[int, int]):
         super().__init__()
-        self.visual = model.model.visual
-        self.register_buffer("grid_thw", torch.tensor([list(grid_thw)], dtype=torch.long),
-                             persistent=False)
+        from transformers.models.qwen2_5_vl import modeling_qwen2_5_vl as qwen
+
+        self.visual = visual = model.model.visual
+        config = visual.config
+        grid = torch.tensor([[1, *grid_hw]], dtype=torch.long)
+        self.patches = grid_hw[0] * grid_hw[1]
+        self.unit = visual.spatial_merge_unit
+        window_index, cu_windows = qwen.get_vision_window_index(
+            grid, spatial_merge_size=visual.spatial_merge_size, window_size=visual.window_size,
+            patch_size=visual.patch_size, kwargs={})
+        positions = qwen.get_vision_position_ids(grid, visual.spatial_merge_size, kwargs={})
+        anchor = torch.zeros(1, dtype=torch.float32)
+        cos, sin = (self._window_order(table.float(), window_index)
+                    for table in visual.rotary_pos_emb(anchor, positions))
+        self.register_buffer("window_index", window_index, persistent=False)
+        self.register_buffer("restore_index", torch.argsort(window_index), persistent=False)
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
+        self.register_buffer("window_bias", self._block_bias(cu_windows), persistent=False)
+        self.full_attention = set(config.fullatt_block_indexes)
+
+    def _window_order(self, rows: torch.Tensor, window_index: torch.Tensor) -> torch.Tensor:
+        """Patch rows reordered window by window, as the tower orders its sequence."""
+        grouped = rows.reshape(self.patches // self.unit, self.unit, -1)
+        return grouped[window_index].reshape(self.patches, -1)
+
+    def _block_bias(self, cu_windows: torch.Tensor) -> torch.Tensor:
+        """``(S, S)`` additive mask: 0 inside a window, -1e9 across windows."""
+        window = torch.bucketize(torch.arange(self.patches), cu_windows[1:].long(), right=True)
+        same = window[:, None] == window[None, :]
+        return torch.where(same, 0.0, -1e9).float()
 
     def __enter__(self):
         self._conv_embed = self.visual.patch_embed
@@ -62,8 +98,33 @@ class VisionGraph(nn.Module):
     def __exit__(self, *exc):
         self.visual.patch_embed = self._conv_embed
 
+    def attention(self, block, hidden: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """One block's attention over ``(T, S, C)``; rotary and softmax in float32."""
+        attn = block.attn
+        frames, length, channels = hidden.shape
+        qkv = attn.qkv(hidden).reshape(frames, length, 3, attn.num_heads, attn.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (T, heads, S, head_dim)
+        q = (q.float() * self.cos + _rotate_half(q.float()) * self.sin).to(v.dtype)
+        k = (k.float() * self.cos + _rotate_half(k.float()) * self.sin).to(v.dtype)
+        scores = torch.matmul(q, k.transpose(2, 3)) * attn.scaling
+        if bias is not None:
+            scores = scores + bias
+        probs = torch.softmax(scores.float(), dim=-1).to(v.dtype)
+        out = torch.matmul(probs, v).transpose(1, 2).reshape(frames, length, channels)
+        return attn.proj(out)
+
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.visual(pixel_values, grid_thw=self.grid_thw).pooler_output
+        hidden = self.visual.patch_embed(pixel_values)
+        channels = hidden.shape[-1]
+        hidden = hidden.reshape(-1, self.patches // self.unit, self.unit, channels)
+        hidden = hidden[:, self.window_index].reshape(-1, self.patches, channels)
+        for index, block in enumerate(self.visual.blocks):
+            bias = None if index in self.full_attention else self.window_bias
+            hidden = hidden + self.attention(block, block.norm1(hidden), bias)
+            hidden = hidden + block.mlp(block.norm2(hidden))
+        merged = self.visual.merger(hidden.reshape(-1, channels))
+        merged = merged.reshape(-1, self.patches // self.unit, merged.shape[-1])
+        return merged[:, self.restore_index].reshape(-1, merged.shape[-1])
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:

@@ -80,8 +80,9 @@ def gemm_to_matmul(model):
     return model
 
 
-def export_graphs(model, out: str | Path, grid_thw: tuple[int, int, int]) -> dict[str, Path]:
-    """Export vision encoder (for ``grid_thw``), embeddings and decoder into ``out``."""
+def export_graphs(model, out: str | Path, grid_hw: tuple[int, int]) -> dict[str, Path]:
+    """Export vision encoder (frames of an ``grid_hw`` patch grid, any number of them),
+    embeddings and decoder into ``out``."""
     import torch
 
     from vtedge.export.graphs import DecoderGraph, EmbedGraph, VisionGraph
@@ -92,12 +93,14 @@ def export_graphs(model, out: str | Path, grid_thw: tuple[int, int, int]) -> dic
     config = model.config
     vision = model.config.vision_config
     patch_dim = 3 * vision.temporal_patch_size * vision.patch_size**2
-    patches = grid_thw[0] * grid_thw[1] * grid_thw[2]
+    # Two temporal patches, so the trace cannot mistake the frame axis for a constant 1.
+    patches = 2 * grid_hw[0] * grid_hw[1]
     paths = {}
-    with VisionGraph(model, grid_thw) as vision_graph:
+    with VisionGraph(model, grid_hw) as vision_graph:
         paths["vision_encoder"] = _export(
             vision_graph, (torch.zeros(patches, patch_dim),), out / VISION_FILE,
-            ["pixel_values"], ["image_features"], None)
+            ["pixel_values"], ["image_features"],
+            {"pixel_values": {0: "patches"}, "image_features": {0: "video_tokens"}})
     paths["embed_tokens"] = _export(
         EmbedGraph(model), (torch.zeros(1, 3, dtype=torch.long),), out / EMBED_FILE,
         ["input_ids"], ["inputs_embeds"],

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from vtedge.bundle import FORMAT_VERSION, MANIFEST, verify_bundle, write_manifest
-from vtedge.errors import BundleError, MissingPathError
+from vtedge.bundle import FORMAT_VERSION, MANIFEST, check_bucket, verify_bundle, write_manifest
+from vtedge.errors import BudgetError, BundleError, MissingPathError
 from vtedge.spec import get_spec
 
 FILES = ("vision_encoder.onnx", "embed_tokens.onnx", "decoder_model_merged.onnx",
@@ -87,6 +87,21 @@ def test_a_spec_the_runtime_cannot_honour_is_refused(tmp_path, bundle):
     (bundle / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="cannot honour"):
         verify_bundle(bundle)
+
+
+def test_an_fps_bucket_takes_any_frame_count_up_to_its_longest():
+    spec = get_spec("tiny-2fps").replace(max_frames=40)
+    bucket = {"nframes": None, "max_frames": 40, "height": 112, "width": 112,
+              "grid_thw": [20, 8, 8]}
+    check_bucket(spec, bucket)
+    check_bucket(spec.replace(max_frames=16), bucket)
+    check_bucket(get_spec("tiny"), bucket)  # 8 frames fit
+    with pytest.raises(BudgetError, match="at most 40 frames; the spec samples up to 64"):
+        check_bucket(spec.replace(max_frames=64), bucket)
+    with pytest.raises(BudgetError, match="exported for"):
+        check_bucket(spec, {**bucket, "grid_thw": [20, 4, 4]})
+    with pytest.raises(BudgetError, match="exactly 8 frames; the spec samples by fps"):
+        check_bucket(spec, manifest_fields()["bucket"])
 
 
 def test_a_manifest_naming_a_file_outside_the_bundle_is_refused(bundle):

@@ -53,6 +53,15 @@ def test_tensorrt_profiles_come_from_the_bucket():
     assert "past_key_values.0.key:1x1x1124x8" in profiles["trt_profile_max_shapes"]
     vision = tensorrt_profiles(fake_bundle(), "vision_encoder")
     assert vision["trt_profile_opt_shapes"] == "pixel_values:256x1176"
+    assert vision["trt_profile_min_shapes"] == "pixel_values:256x1176"
+
+
+def test_an_fps_bucket_profiles_one_temporal_patch_to_its_longest():
+    bundle = fake_bundle()
+    bundle.manifest["bucket"].update(nframes=None, max_frames=40, grid_thw=[20, 8, 8])
+    vision = tensorrt_profiles(bundle, "vision_encoder")
+    assert vision["trt_profile_min_shapes"] == "pixel_values:64x1176"
+    assert vision["trt_profile_max_shapes"] == "pixel_values:1280x1176"
 
 
 def test_greedy_and_nucleus_sampling():

@@ -2,9 +2,10 @@
 
 ``manifest.json`` records the format version, model config, vision spec, prompt version,
 special-token ids, every file with its size and sha256, the quantization, the opset, the
-parity results of the export and the frame/resolution bucket the vision graph was traced
-for. ``verify_bundle`` refuses anything altered, truncated, incomplete, newer than this
-runtime, or asking for a spec it cannot honour, before a single graph is loaded.
+parity results of the export and the bucket the vision graph serves (one frame size; one
+frame count, or any up to a maximum for a spec that samples by fps). ``verify_bundle``
+refuses anything altered, truncated, incomplete, newer than this runtime, or asking for a
+spec it cannot honour, before a single graph is loaded.
 """
 
 from __future__ import annotations
@@ -85,14 +86,26 @@ def write_manifest(folder: str | Path, manifest: dict) -> Path:
 
 
 def check_bucket(spec: VisionSpec, bucket: dict) -> None:
-    """The runtime can honour the spec only if it yields the bucket's fixed grid."""
+    """The runtime can honour the spec only if its clips fit the bucket's vision encoder.
+
+    A fixed-count bucket takes exactly its ``nframes``; an fps bucket (``nframes`` null)
+    takes any count up to its ``max_frames``. Either way the frame size is fixed.
+    """
     nframes = bucket.get("nframes")
-    if spec.nframes is None or spec.nframes != nframes:
+    if nframes is None:
+        longest = spec.nframes if spec.nframes is not None else spec.max_frames
+        if longest > bucket["max_frames"]:
+            raise BudgetError(
+                f"the bundle's vision encoder takes at most {bucket['max_frames']} frames; "
+                f"the spec samples up to {longest}"
+            )
+    elif spec.nframes is None or spec.nframes != nframes:
         raise BudgetError(
             f"the bundle's vision encoder takes exactly {nframes} frames; the spec samples "
             f"{'by fps' if spec.nframes is None else f'{spec.nframes} frames'}"
         )
-    grid = tuple(spec.grid_thw(nframes, bucket["height"], bucket["width"]))
+    grid = tuple(spec.grid_thw(nframes or bucket["max_frames"], bucket["height"],
+                               bucket["width"]))
     if grid != tuple(bucket["grid_thw"]):
         raise BudgetError(
             f"the spec gives grid {grid} for the bundle's {bucket['height']}x{bucket['width']} "

@@ -84,9 +84,11 @@ def tensorrt_profiles(bundle: Bundle, graph: str) -> dict[str, str]:
     hidden, longest = config["hidden_size"], bucket["max_sequence_length"]
     prompt = bucket["prompt_tokens"]
     if graph == "vision_encoder":
-        patches = (bucket["grid_thw"][0] * bucket["grid_thw"][1] * bucket["grid_thw"][2],
-                   bundle.spec.patch_dim)
-        shapes = [{"pixel_values": patches}] * 3
+        temporal, height, width = bucket["grid_thw"]
+        # An fps bucket's clips range from one temporal patch to its longest.
+        fewest = temporal if bucket.get("nframes") is not None else 1
+        shapes = [{"pixel_values": (t * height * width, bundle.spec.patch_dim)}
+                  for t in (fewest, temporal, temporal)]
     elif graph == "embed_tokens":
         shapes = [{"input_ids": (1, n)} for n in (1, prompt, longest)]
     else:
@@ -193,7 +195,7 @@ class Engine:
         self._ortvalue = onnxruntime.OrtValue
 
     def encode_video(self, pixel_values: np.ndarray) -> np.ndarray:
-        """``image_features`` of the bucket's clip (``(video_tokens, hidden)``)."""
+        """``image_features`` (``(video_tokens, hidden)``) of a clip of the bucket's size."""
         session = self.sessions["vision_encoder"]
         return session.run(None, {"pixel_values": pixel_values.astype(np.float32)})[0]
 

@@ -183,7 +183,7 @@ class BundleRuntime:
         prompt = prepare_prompt(video, question, options, spec, self.tokenizer,
                                 ids["video_token_id"], merge_size=config["merge_size"],
                                 tokens_per_second=config["tokens_per_second"])
-        if tuple(prompt.clip.grid_thw) != tuple(bucket["grid_thw"]):
+        if tuple(prompt.clip.grid_thw[1:]) != tuple(bucket["grid_thw"][1:]):
             raise BudgetError(
                 f"{video}: frames resize to {prompt.clip.height}x{prompt.clip.width}, but this "
                 f"bundle's vision encoder takes {bucket['height']}x{bucket['width']}; export a "

@@ -46,6 +46,29 @@ def tiny_checkpoint(tmp_path_factory, synth_data) -> Path:
 
 
 @pytest.fixture(scope="session")
+def fps_checkpoint(tmp_path_factory, tiny_checkpoint) -> Path:
+    """The same weights with a spec that samples 2 frames a second (16 and 20 frames on
+    the two synthetic clips)."""
+    from vtedge.spec import get_spec
+    from vtedge.train.checkpoint import load_checkpoint, save_checkpoint
+
+    loaded = load_checkpoint(tiny_checkpoint)
+    out = tmp_path_factory.mktemp("ckpt") / "vt-tiny-2fps"
+    return save_checkpoint(loaded.model, loaded.tokenizer, get_spec("tiny-2fps"), out,
+                           {"preset": "vt-tiny"})
+
+
+@pytest.fixture(scope="session")
+def fps_bundle(tmp_path_factory, fps_checkpoint, synth_data) -> Path:
+    from vtedge.export.bundle_export import export_bundle
+
+    out = tmp_path_factory.mktemp("bundles") / "fps"
+    export_bundle(fps_checkpoint, out, calib=synth_data, parity_tokens=PARITY_TOKENS,
+                  log=lambda message: None)
+    return out
+
+
+@pytest.fixture(scope="session")
 def fp32_bundle(tmp_path_factory, tiny_checkpoint, synth_data) -> Path:
     from vtedge.export.bundle_export import export_bundle
 
