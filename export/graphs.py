@@ -50,7 +50,9 @@ class VisionGraph(nn.Module):
     are (row, column) only. So the tower is traced for one temporal patch of an ``h x w``
     grid and runs the ``T`` patches of any clip as a batch: the frame count is a dynamic
     axis. The window order, rotary tables and window masks are computed once, from the
-    model's own helpers, and baked in as constants.
+    model's own helpers, and baked in as constants. Window layers attend over the whole
+    frame under a block mask: exact, and one batched matmul, at O(S²) per frame where
+    split windows would cost O(S·window).
 
     Use as a context manager around export: it swaps the vision tower's patch embedding
     for ``LinearPatchEmbed`` and puts the original back afterwards.
