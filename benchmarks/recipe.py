@@ -44,10 +44,13 @@ GRPO_ARGS = ["--max-steps", "40", "--save-every", "10", "--max-new-tokens", "448
 
 @dataclass
 class Recipe:
-    """Where the recipe writes (``root``) and how many torch threads each stage uses."""
+    """Where the recipe writes (``root``), how many torch threads each stage uses, and the
+    vision spec the model is aligned on (``None``: the preset's, ``tiny``); every later
+    stage inherits it from the checkpoint."""
 
     root: Path
     threads: int = 1
+    spec: str | None = None
     commands: list[str] = field(default_factory=list)
 
     def data(self, split: str) -> Path:
@@ -78,7 +81,8 @@ class Recipe:
                  str(self.data("train")), "--data", str(self.data("captions")), "--out",
                  str(tokenizer))
         out = self.root / "runs" / "align"
-        self.run(self._finished(out, ALIGN_ARGS), "train", "sft", *ALIGN_ARGS,
+        spec = ["--spec", self.spec] if self.spec else []
+        self.run(self._finished(out, ALIGN_ARGS), "train", "sft", *ALIGN_ARGS, *spec,
                  "--tokenizer", str(tokenizer), "--data", str(self.data("captions")),
                  "--val-data", str(self.data("captions-val")), "--out", str(out),
                  "--threads", str(self.threads), "--quiet", restart=self._restart(out))

@@ -101,9 +101,11 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=Path("build/recipe"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--spec", help="Vision spec preset to align on (default: vt-tiny's, "
+                        "tiny); e.g. tiny-2fps, with its own --root")
     args = parser.parse_args()
 
-    recipe = Recipe(args.root, args.threads)
+    recipe = Recipe(args.root, args.threads, args.spec)
     recipe.synthesize()
     aligned = recipe.align()
     rows: dict[str, list[dict]] = {"SFT": [], "SFT + GRPO": []}

@@ -28,3 +28,17 @@ def test_prior_answers_each_familys_most_common_training_letter(tmp_path):
     _write(recipe, "val", [("state", "D"), ("state", "A"), ("count", "B"), ("count", "C"),
                            ("who-state", "B")])
     assert answer_prior(recipe, "val") == pytest.approx(0.6)
+
+
+def test_a_recipe_aligns_on_its_spec_and_logs_it(tmp_path):
+    recipe = Recipe(tmp_path, spec="tiny-2fps")
+    # Both alignment outputs exist, so the stage is logged, not run.
+    (tmp_path / "tokenizer").mkdir()
+    (tmp_path / "tokenizer" / "tokenizer.json").write_text("{}")
+    (tmp_path / "runs" / "align" / "last").mkdir(parents=True)
+    (tmp_path / "runs" / "align" / "last" / "vtedge.json").write_text('{"step": 600}')
+    recipe.align()
+    assert "--spec tiny-2fps" in recipe.commands[-1]
+    plain = Recipe(tmp_path)
+    plain.align()
+    assert "--spec" not in plain.commands[-1]
