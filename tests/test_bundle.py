@@ -96,6 +96,7 @@ def test_an_fps_bucket_takes_any_frame_count_up_to_its_longest():
     check_bucket(spec, bucket)
     check_bucket(spec.replace(max_frames=16), bucket)
     check_bucket(get_spec("tiny"), bucket)  # 8 frames fit
+    check_bucket(spec.replace(max_frames=41), bucket)  # sampling rounds down to 40
     with pytest.raises(BudgetError, match="at most 40 frames; the spec samples up to 64"):
         check_bucket(spec.replace(max_frames=64), bucket)
     with pytest.raises(BudgetError, match="exported for"):

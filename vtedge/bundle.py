@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vtedge.errors import BudgetError, BundleError, MissingPathError
-from vtedge.spec import VisionSpec
+from vtedge.spec import FRAME_FACTOR, VisionSpec, floor_by_factor, round_by_factor
 
 MANIFEST = "manifest.json"
 FORMAT = "vtedge-bundle"
@@ -93,7 +93,9 @@ def check_bucket(spec: VisionSpec, bucket: dict) -> None:
     """
     nframes = bucket.get("nframes")
     if nframes is None:
-        longest = spec.nframes if spec.nframes is not None else spec.max_frames
+        # The most frames the spec samples (``VisionSpec.num_frames`` rounds to even).
+        longest = round_by_factor(spec.nframes, FRAME_FACTOR) if spec.nframes is not None \
+            else floor_by_factor(spec.max_frames, FRAME_FACTOR)
         if longest > bucket["max_frames"]:
             raise BudgetError(
                 f"the bundle's vision encoder takes at most {bucket['max_frames']} frames; "
