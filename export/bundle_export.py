@@ -69,9 +69,7 @@ def bucket_for(spec, size: tuple[int, int], prompts) -> dict:
     A fixed-count spec serves its ``nframes``; an fps spec any count up to its
     ``max_frames``, the most it ever samples. The lengths size TensorRT's shape profiles.
     """
-    from vtedge.spec import FRAME_FACTOR, floor_by_factor
-
-    longest = spec.nframes or floor_by_factor(spec.max_frames, FRAME_FACTOR)
+    longest = spec.most_frames
     grid = spec.grid_thw(longest, *size)
     video_tokens = spec.video_tokens(grid)
     text_tokens = max(len(p.input_ids) - spec.video_tokens(p.clip.grid_thw) for p in prompts)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vtedge.errors import BudgetError, BundleError, MissingPathError
-from vtedge.spec import FRAME_FACTOR, VisionSpec, floor_by_factor, round_by_factor
+from vtedge.spec import VisionSpec
 
 MANIFEST = "manifest.json"
 FORMAT = "vtedge-bundle"
@@ -93,13 +93,10 @@ def check_bucket(spec: VisionSpec, bucket: dict) -> None:
     """
     nframes = bucket.get("nframes")
     if nframes is None:
-        # The most frames the spec samples (``VisionSpec.num_frames`` rounds to even).
-        longest = round_by_factor(spec.nframes, FRAME_FACTOR) if spec.nframes is not None \
-            else floor_by_factor(spec.max_frames, FRAME_FACTOR)
-        if longest > bucket["max_frames"]:
+        if spec.most_frames > bucket["max_frames"]:
             raise BudgetError(
                 f"the bundle's vision encoder takes at most {bucket['max_frames']} frames; "
-                f"the spec samples up to {longest}"
+                f"the spec samples up to {spec.most_frames}"
             )
     elif spec.nframes is None or spec.nframes != nframes:
         raise BudgetError(

@@ -119,6 +119,13 @@ class VisionSpec:
             )
         return n
 
+    @property
+    def most_frames(self) -> int:
+        """The most frames ``num_frames`` ever samples (both bounds are rounded to even)."""
+        if self.nframes is not None:
+            return round_by_factor(self.nframes, FRAME_FACTOR)
+        return floor_by_factor(self.max_frames, FRAME_FACTOR)
+
     def frame_pixel_range(self, nframes: int) -> tuple[int, int]:
         """``(min_pixels, max_pixels)`` for one frame when ``nframes`` are sampled.
 

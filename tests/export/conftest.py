@@ -58,34 +58,29 @@ def fps_checkpoint(tmp_path_factory, tiny_checkpoint) -> Path:
                            {"preset": "vt-tiny"})
 
 
-@pytest.fixture(scope="session")
-def fps_bundle(tmp_path_factory, fps_checkpoint, synth_data) -> Path:
+def _export(tmp_path_factory, checkpoint: Path, calib: Path, name: str, **options) -> Path:
     from vtedge.export.bundle_export import export_bundle
 
-    out = tmp_path_factory.mktemp("bundles") / "fps"
-    export_bundle(fps_checkpoint, out, calib=synth_data, parity_tokens=PARITY_TOKENS,
-                  log=lambda message: None)
+    out = tmp_path_factory.mktemp("bundles") / name
+    export_bundle(checkpoint, out, calib=calib, parity_tokens=PARITY_TOKENS,
+                  log=lambda message: None, **options)
     return out
+
+
+@pytest.fixture(scope="session")
+def fps_bundle(tmp_path_factory, fps_checkpoint, synth_data) -> Path:
+    return _export(tmp_path_factory, fps_checkpoint, synth_data, "fps")
 
 
 @pytest.fixture(scope="session")
 def fp32_bundle(tmp_path_factory, tiny_checkpoint, synth_data) -> Path:
-    from vtedge.export.bundle_export import export_bundle
-
-    out = tmp_path_factory.mktemp("bundles") / "fp32"
-    export_bundle(tiny_checkpoint, out, calib=synth_data, parity_tokens=PARITY_TOKENS,
-                  log=lambda message: None)
-    return out
+    return _export(tmp_path_factory, tiny_checkpoint, synth_data, "fp32")
 
 
 @pytest.fixture(scope="session")
 def int8_bundle(tmp_path_factory, tiny_checkpoint, synth_data) -> Path:
-    from vtedge.export.bundle_export import export_bundle
-
-    out = tmp_path_factory.mktemp("bundles") / "int8"
-    export_bundle(tiny_checkpoint, out, int8=True, target="cpu", calib=synth_data,
-                  parity_tokens=PARITY_TOKENS, log=lambda message: None)
-    return out
+    return _export(tmp_path_factory, tiny_checkpoint, synth_data, "int8", int8=True,
+                   target="cpu")
 
 
 @pytest.fixture(scope="session")
