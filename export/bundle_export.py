@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vtedge.errors import BudgetError, ModelError
+from vtedge.spec import parse_size
 
 CALIBRATION_CLIPS = 2
 GENERIC_QUESTION = "What happens in the video?"
@@ -51,16 +52,6 @@ def calibration_items(calib: str | Path | None, workdir: Path, limit: int, seed:
     records = load_records(calib)
     return [CalibrationItem(r.video_path, r.problem, list(r.options) or None)
             for r in list(records)[:limit]]
-
-
-def parse_bucket(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        height, width = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise BudgetError(f"--bucket must be HEIGHTxWIDTH, e.g. 112x112, got {text!r}") from None
-    return height, width
 
 
 def bucket_for(spec, size: tuple[int, int], prompts) -> dict:
@@ -170,7 +161,8 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
         prompts = [prepare_prompt(i.video, i.question, i.options, spec, tokenizer,
                                   token_ids["video_token_id"], merge_size=config["merge_size"],
                                   tokens_per_second=config["tokens_per_second"]) for i in items]
-    size = parse_bucket(bucket) or (prompts[0].clip.height, prompts[0].clip.width)
+    size = (parse_size(bucket, "--bucket") if bucket
+            else (prompts[0].clip.height, prompts[0].clip.width))
     usable = [p for p in prompts if tuple(p.clip.grid_thw[1:]) == spec.grid_thw(2, *size)[1:]]
     if not usable:
         raise BudgetError(f"no calibration clip resizes to the bucket {size[0]}x{size[1]}")

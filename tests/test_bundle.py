@@ -105,6 +105,15 @@ def test_an_fps_bucket_takes_any_frame_count_up_to_its_longest():
         check_bucket(spec, manifest_fields()["bucket"])
 
 
+def test_a_spec_that_resizes_must_resize_to_the_bucket():
+    bucket = manifest_fields()["bucket"]
+    spec = get_spec("tiny")
+    check_bucket(spec.replace(resized_height=112, resized_width=112), bucket)
+    check_bucket(spec.replace(resized_height=100, resized_width=120), bucket)  # rounds to 112
+    with pytest.raises(BudgetError, match="resizes them to 56x112.*--bucket 56x112"):
+        check_bucket(spec.replace(resized_height=56, resized_width=112), bucket)
+
+
 def test_a_manifest_naming_a_file_outside_the_bundle_is_refused(bundle):
     manifest = json.loads((bundle / MANIFEST).read_text())
     manifest["files"]["../escape.onnx"] = {"bytes": 1, "sha256": "0" * 64}

@@ -52,6 +52,14 @@ def test_spec_options_change_the_plan(clip_path):
     assert plan["height"] * plan["width"] <= 56 * 56
 
 
+def test_resize_fixes_the_frame_size(clip_path):
+    result = run("frames", str(clip_path), "--spec", "tiny", "--resize", "56x84", "--json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert (plan["height"], plan["width"]) == (56, 84)
+    assert plan["grid_thw"][1:] == [4, 6]
+
+
 def test_text_output_names_the_plan(clip_path):
     result = run("frames", str(clip_path), "--spec", "tiny", "--nframes", "4")
     assert result.exit_code == 0, result.output

@@ -19,7 +19,7 @@ import pytest
 
 from vtedge.errors import BudgetError
 from vtedge.sampling import frame_indices
-from vtedge.spec import PRESETS, VisionSpec, smart_resize
+from vtedge.spec import PRESETS, VisionSpec, parse_size, smart_resize
 
 PEER_FUNCTIONS = ("round_by_factor", "ceil_by_factor", "floor_by_factor", "smart_resize",
                   "smart_nframes")
@@ -138,6 +138,24 @@ def test_frame_size_under_pixel_budget_equals_qwen(qwen, preset):
                                                                    spec))
             assert spec.frame_size(height, width, nframes) == expected, (
                 preset, total_pixels, height, width, nframes)
+
+
+def test_a_resized_size_equals_qwen(qwen):
+    """``resized_height``/``resized_width`` fix the size whatever the source or budget."""
+    for height, width in SIZES[2:]:
+        spec = PRESETS["tiny"].replace(resized_height=height, resized_width=width)
+        expected = tuple(max(28, s) for s in qwen["smart_resize"](height, width, 28))
+        assert spec.frame_size(1080, 1920, 8) == expected, (height, width)
+
+
+def test_a_resized_size_needs_both_sides():
+    with pytest.raises(BudgetError, match="give both or neither"):
+        VisionSpec(resized_height=112)
+    with pytest.raises(BudgetError, match="must be positive"):
+        VisionSpec(resized_height=0, resized_width=112)
+    with pytest.raises(BudgetError, match="--resize must be HEIGHTxWIDTH"):
+        parse_size("112", "--resize")
+    assert parse_size("84X140", "--resize") == (84, 140)
 
 
 def test_frame_indices_equal_qwen_linspace():

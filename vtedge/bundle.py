@@ -89,8 +89,17 @@ def check_bucket(spec: VisionSpec, bucket: dict) -> None:
     """The runtime can honour the spec only if its clips fit the bucket's vision encoder.
 
     A fixed-count bucket takes exactly its ``nframes``; an fps bucket (``nframes`` null)
-    takes any count up to its ``max_frames``. Either way the frame size is fixed.
+    takes any count up to its ``max_frames``. Either way the frame size is fixed, so a
+    spec that resizes to a size must resize to the bucket's.
     """
+    size = (bucket["height"], bucket["width"])
+    if spec.resized_height is not None and spec.frame_size(*size, 2) != size:
+        resized = "x".join(map(str, spec.frame_size(*size, 2)))
+        raise BudgetError(
+            f"the bundle's vision encoder takes {size[0]}x{size[1]} frames; the spec resizes "
+            f"them to {resized} (export a bundle for that size: vtedge export --bucket "
+            f"{resized})"
+        )
     nframes = bucket.get("nframes")
     if nframes is None:
         if spec.most_frames > bucket["max_frames"]:

@@ -11,6 +11,7 @@ the two differ only in the model that runs.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vtedge.bundle import TOKENIZER, Bundle, check_bucket, is_bundle, verify_bundle
-from vtedge.errors import BudgetError, MissingPathError, ModelError
+from vtedge.errors import MissingPathError, ModelError
 from vtedge.spec import VisionSpec
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
@@ -168,8 +169,11 @@ class BundleRuntime:
         self.bundle = bundle if isinstance(bundle, Bundle) else verify_bundle(bundle)
         self.spec = self.bundle.spec
         self.tokenizer = load_tokenizer(self.bundle.file(TOKENIZER))
-        self.engine = Engine(self.bundle, provider, cache_dir, threads, warn)
+        self.warn = warn or (lambda message: warnings.warn(message, RuntimeWarning,
+                                                           stacklevel=4))
+        self.engine = Engine(self.bundle, provider, cache_dir, threads, self.warn)
         self.provider = self.engine.provider
+        self._stretched: set[tuple[int, int]] = set()
 
     def ask(self, video: str | Path, question: str, options: list[str] | None = None, *,
             spec: VisionSpec | None = None, max_new_tokens: int = 1024,
@@ -180,16 +184,12 @@ class BundleRuntime:
         check_bucket(spec, bucket)
         config = self.bundle.manifest["model_config"]
         ids = self.bundle.token_ids
-        prompt = prepare_prompt(video, question, options, spec, self.tokenizer,
+        # The vision encoder takes one frame size: every clip is resized to it.
+        fitted = spec.replace(resized_height=bucket["height"], resized_width=bucket["width"])
+        prompt = prepare_prompt(video, question, options, fitted, self.tokenizer,
                                 ids["video_token_id"], merge_size=config["merge_size"],
                                 tokens_per_second=config["tokens_per_second"])
-        if tuple(prompt.clip.grid_thw[1:]) != tuple(bucket["grid_thw"][1:]):
-            raise BudgetError(
-                f"{video}: frames resize to {prompt.clip.height}x{prompt.clip.width}, but this "
-                f"bundle's vision encoder takes {bucket['height']}x{bucket['width']}; export a "
-                f"bundle for this size (vtedge export --bucket "
-                f"{prompt.clip.height}x{prompt.clip.width})"
-            )
+        self._warn_if_stretched(video, spec, prompt.clip)
         timings = dict(prompt.timings)
         start = time.perf_counter()
         features = self.engine.encode_video(prompt.pixel_values)
@@ -206,6 +206,18 @@ class BundleRuntime:
                        new_tokens=len(generation.tokens),
                        tokens_per_s=generation.tokens_per_s, prompt_tokens=len(prompt.input_ids))
         return make_answer(stream.text(), options, timings)
+
+    def _warn_if_stretched(self, video, spec: VisionSpec, clip) -> None:
+        """Say once per source size when the bucket changes a clip's aspect: the torch
+        checkpoint, with no bucket, would see other frames."""
+        own = spec.frame_size(clip.source_height, clip.source_width, len(clip.timestamps))
+        source = (clip.source_height, clip.source_width)
+        if own == (clip.height, clip.width) or source in self._stretched:
+            return
+        self._stretched.add(source)
+        self.warn(f"{video}: frames resized to the bundle's {clip.height}x{clip.width}; "
+                  f"the spec would give {own[0]}x{own[1]} (vtedge export --bucket "
+                  f"{own[0]}x{own[1]} keeps that size)")
 
 
 def default_model() -> Path | None:

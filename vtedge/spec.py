@@ -36,7 +36,9 @@ class VisionSpec:
     """Frame sampling, pixel budget and patch geometry of a Qwen2.5-VL video input.
 
     ``nframes`` fixes the frame count; when it is ``None`` frames are sampled at ``fps``
-    and clamped to ``[min_frames, max_frames]``. Defaults are qwen-vl-utils' defaults.
+    and clamped to ``[min_frames, max_frames]``. ``resized_height`` and ``resized_width``
+    (qwen-vl-utils' keys) fix the frame size instead of the pixel budget. Defaults are
+    qwen-vl-utils' defaults.
     """
 
     nframes: int | None = None
@@ -53,6 +55,8 @@ class VisionSpec:
     image_mean: tuple[float, float, float] = CLIP_MEAN
     image_std: tuple[float, float, float] = CLIP_STD
     tokens_per_second: int = 2
+    resized_height: int | None = None
+    resized_width: int | None = None
 
     def __post_init__(self) -> None:
         if self.nframes is not None and self.nframes < FRAME_FACTOR:
@@ -67,6 +71,13 @@ class VisionSpec:
             raise BudgetError(
                 f"need 0 < min_pixels <= max_pixels, got {self.min_pixels} and {self.max_pixels}"
             )
+        if (self.resized_height is None) != (self.resized_width is None):
+            raise BudgetError("resized_height and resized_width go together: give both or "
+                              "neither")
+        if self.resized_height is not None and min(self.resized_height,
+                                                   self.resized_width) <= 0:
+            raise BudgetError(f"resized size must be positive, got "
+                              f"{self.resized_height}x{self.resized_width}")
         if self.resize_filter not in RESIZE_FILTERS:
             raise BudgetError(
                 f"resize_filter must be one of {', '.join(RESIZE_FILTERS)}, "
@@ -140,6 +151,8 @@ class VisionSpec:
 
     def frame_size(self, height: int, width: int, nframes: int) -> tuple[int, int]:
         """Resized ``(height, width)`` of every sampled frame."""
+        if self.resized_height is not None:
+            return smart_resize(self.resized_height, self.resized_width, self.factor)
         min_pixels, max_pixels = self.frame_pixel_range(nframes)
         return smart_resize(height, width, self.factor, min_pixels, max_pixels)
 
@@ -159,6 +172,15 @@ class VisionSpec:
 
 
 RESIZE_FILTERS = ("bicubic", "bilinear", "lanczos", "area", "nearest")
+
+
+def parse_size(text: str, flag: str) -> tuple[int, int]:
+    """``"112x112"`` (as the user typed it for ``flag``) -> ``(112, 112)``."""
+    try:
+        height, width = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise BudgetError(f"{flag} must be HEIGHTxWIDTH, e.g. 112x112, got {text!r}") from None
+    return height, width
 
 
 def smart_resize(

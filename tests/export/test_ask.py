@@ -60,12 +60,28 @@ def test_ask_streams_the_reasoning_then_the_answer(int8_bundle, synth_record):
     assert "answer:" in result.stdout
 
 
-def test_a_clip_outside_the_bundle_bucket_is_refused(int8_bundle, tmp_path):
+def test_a_clip_of_another_aspect_is_resized_to_the_bucket(fp32_bundle, tiny_checkpoint,
+                                                             tmp_path):
+    """The bundle answers a wide clip on frames resized to its 112x112, as the checkpoint
+    does when told to resize to that size, and says once what the spec would have given."""
     video = tmp_path / "wide.mp4"
     encode_video(video, [np.full((96, 200, 3), i * 10, np.uint8) for i in range(16)], fps=8)
-    result = ask(video, "What happens?", "--model", int8_bundle)
+    common = [video, "What happens?", "--json", "--max-new-tokens", "32"]
+    through_bundle = ask(*common, "--model", fp32_bundle, "--provider", "cpu")
+    assert through_bundle.exit_code == 0, through_bundle.output
+    warning = through_bundle.stderr.strip().splitlines()
+    assert len(warning) == 1 and "resized to the bundle's 112x112" in warning[0]
+    assert "vtedge export --bucket 56x140" in warning[0]
+    through_torch = ask(*common, "--model", tiny_checkpoint, "--resize", "112x112")
+    assert through_torch.exit_code == 0, through_torch.output
+    assert json.loads(through_bundle.stdout)["raw"] == json.loads(through_torch.stdout)["raw"]
+
+
+def test_resizing_to_another_size_than_the_bucket_is_refused(int8_bundle, synth_record):
+    result = ask(synth_record["video"], "q", "--model", int8_bundle, "--resize", "56x56")
     assert result.exit_code == 5
-    assert "--bucket" in result.stderr and "Traceback" not in result.output
+    assert "takes 112x112 frames" in result.stderr and "--bucket 56x56" in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_unavailable_provider_is_a_one_line_error(int8_bundle, synth_record):

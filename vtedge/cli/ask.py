@@ -9,15 +9,6 @@ import click
 
 from vtedge.cli.spec_options import spec_options
 
-SPEC_PARAMS = ("spec_name", "nframes", "fps", "min_frames", "max_frames", "min_pixels",
-               "max_pixels", "total_pixels")
-
-
-def _spec_given(ctx: click.Context) -> bool:
-    """Whether the user set any spec option; otherwise the model's own spec is used."""
-    return any(ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
-               for name in SPEC_PARAMS)
-
 
 def _format_span(start: float, end: float) -> str:
     from vtedge.reasoning import format_span
@@ -48,7 +39,7 @@ def _print_answer(result, options) -> None:
               help="One answer option (repeat the flag); without it the question is free-form.")
 @click.option("--model", "model", type=click.Path(),
               help="A bundle (vtedge export) or a checkpoint directory (runs with torch).")
-@spec_options()
+@spec_options(base="the model's own")
 @click.option("--provider", default="auto", show_default=True,
               type=click.Choice(["auto", "tensorrt", "cuda", "cpu"]),
               help="onnxruntime execution provider for a bundle.")
@@ -67,7 +58,9 @@ def command(video: str, question: str, options: tuple[str, ...], model: str | No
     """Answer QUESTION about VIDEO, printing the grounded reasoning first.
 
     With a bundle the run is torch-free (onnxruntime); with a checkpoint directory it runs
-    through torch. The model's own vision spec is used unless spec options are given.
+    through torch. Spec options change the model's own vision spec (--spec replaces it).
+    A bundle's vision encoder takes one frame size: clips are resized to it (with a
+    warning when that changes their aspect).
 
     \b
     Example:
@@ -80,7 +73,7 @@ def command(video: str, question: str, options: tuple[str, ...], model: str | No
         click.echo(f"vtedge: warning: {message}", err=True)
 
     runtime = open_model(model, provider, warn=warn)
-    chosen = spec if _spec_given(click.get_current_context()) else None
+    chosen = spec.resolve(runtime.spec) if spec.given else None
     options_list = list(options) or None
 
     def stream(text: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from vtedge.cli.spec_options import spec_options
+from vtedge.spec import get_spec
 
 
 def clip_summary(clip) -> dict:
@@ -109,7 +110,7 @@ def _decode_progress(video: str, quiet: bool):
 
 @click.command("frames")
 @click.argument("video", type=click.Path())
-@spec_options()
+@spec_options(base="video-thinker")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Also write the sampled frames as PNG files into this folder.")
@@ -130,7 +131,8 @@ def command(video: str, spec, as_json: bool, out: Path | None, quiet: bool) -> N
 
     with warnings.catch_warnings(), _decode_progress(video, quiet) as progress:
         warnings.simplefilter("ignore", TruncatedVideoWarning)
-        clip = load_clip(video, spec, progress=progress)
+        clip = load_clip(video, spec.resolve(get_spec("video-thinker")),
+                         progress=progress)
     for note in clip.warnings:
         click.echo(f"vtedge: warning: {note}", err=True)
     files = write_pngs(clip.frames, out) if out is not None else []

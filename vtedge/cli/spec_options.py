@@ -4,18 +4,41 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from dataclasses import dataclass
 
 import click
 
-from vtedge.spec import PRESETS, get_spec
+from vtedge.spec import PRESETS, VisionSpec, get_spec, parse_size
 
 
-def spec_options(default_spec: str = "video-thinker"):
-    """Add ``--spec`` and one option per sampling/budget field; pass ``spec`` to the command."""
+@dataclass(frozen=True)
+class SpecChoice:
+    """The user's spec options: a preset to start from (``None``: the base the command
+    gives, e.g. the model's own spec) and the fields they set."""
+
+    preset: str | None
+    changes: dict
+
+    @property
+    def given(self) -> bool:
+        return self.preset is not None or bool(self.changes)
+
+    def resolve(self, base: VisionSpec) -> VisionSpec:
+        spec = get_spec(self.preset) if self.preset is not None else base
+        if self.changes.get("fps") is not None:
+            # Sampling by rate: the base's fixed frame count no longer applies.
+            spec = dataclasses.replace(spec, nframes=None)
+        return spec.replace(**self.changes)
+
+
+def spec_options(base: str):
+    """Add ``--spec`` and one option per sampling/budget field; pass ``spec`` (a
+    :class:`SpecChoice`) to the command. ``base`` says in ``--help`` what the options
+    change when ``--spec`` is not given."""
 
     def decorate(command):
-        @click.option("--spec", "spec_name", default=default_spec, show_default=True,
-                      type=click.Choice(sorted(PRESETS)), help="Vision spec preset to start from.")
+        @click.option("--spec", "spec_name", type=click.Choice(sorted(PRESETS)),
+                      help=f"Vision spec preset to start from (default: {base}).")
         @click.option("--nframes", type=int,
                       help="Sample exactly this many frames (rounded to even).")
         @click.option("--fps", type=float, help="Sample at this rate instead of a fixed count.")
@@ -24,19 +47,21 @@ def spec_options(default_spec: str = "video-thinker"):
         @click.option("--min-pixels", type=int, help="Smallest area of one resized frame.")
         @click.option("--max-pixels", type=int, help="Largest area of one resized frame.")
         @click.option("--total-pixels", type=int, help="Pixel budget shared by all frames.")
+        @click.option("--resize", metavar="HxW",
+                      help="Resize every frame to this size (rounded to multiples of 28) "
+                           "instead of keeping its aspect within the pixel budget.")
         @functools.wraps(command)
         def wrapper(*args, spec_name, nframes, fps, min_frames, max_frames, min_pixels,
-                    max_pixels, total_pixels, **kwargs):
+                    max_pixels, total_pixels, resize, **kwargs):
             if fps is not None and nframes is not None:
                 raise click.UsageError("give either --nframes or --fps, not both")
-            spec = get_spec(spec_name)
-            if fps is not None:
-                # Sampling by rate: the preset's fixed frame count no longer applies.
-                spec = dataclasses.replace(spec, nframes=None)
-            spec = spec.replace(nframes=nframes, fps=fps, min_frames=min_frames,
-                                max_frames=max_frames, min_pixels=min_pixels,
-                                max_pixels=max_pixels, total_pixels=total_pixels)
-            return command(*args, spec=spec, **kwargs)
+            height, width = parse_size(resize, "--resize") if resize else (None, None)
+            changes = {"nframes": nframes, "fps": fps, "min_frames": min_frames,
+                       "max_frames": max_frames, "min_pixels": min_pixels,
+                       "max_pixels": max_pixels, "total_pixels": total_pixels,
+                       "resized_height": height, "resized_width": width}
+            choice = SpecChoice(spec_name, {k: v for k, v in changes.items() if v is not None})
+            return command(*args, spec=choice, **kwargs)
 
         return wrapper
 
