@@ -20,10 +20,12 @@ from pathlib import Path
 
 # name: (synth split, records, seed, families); the data stay the same whatever the
 # training seed. The caption sets are `describe` clips: a timed caption of every phase.
+# Records None: the recipe's ``eval_records``. A record depends only on its seed and
+# index, so a larger split starts with the smaller one.
 SPLITS = {
     "train": ("train", 2000, 0, None),
-    "val": ("val", 100, 1, None),
-    "ood": ("ood", 100, 2, None),
+    "val": ("val", None, 1, None),
+    "ood": ("ood", None, 2, None),
     "captions": ("train", 2000, 3, "describe"),
     "captions-val": ("val", 64, 4, "describe"),
 }
@@ -44,13 +46,14 @@ GRPO_ARGS = ["--max-steps", "40", "--save-every", "10", "--max-new-tokens", "448
 
 @dataclass
 class Recipe:
-    """Where the recipe writes (``root``), how many torch threads each stage uses, and the
-    vision spec the model is aligned on (``None``: the preset's, ``tiny``); every later
-    stage inherits it from the checkpoint."""
+    """Where the recipe writes (``root``), how many torch threads each stage uses, the
+    vision spec the model is aligned on (``None``: the preset's, ``tiny``; every later
+    stage inherits it from the checkpoint), and how many records val and ood hold."""
 
     root: Path
     threads: int = 1
     spec: str | None = None
+    eval_records: int = 100
     commands: list[str] = field(default_factory=list)
 
     def data(self, split: str) -> Path:
@@ -68,6 +71,7 @@ class Recipe:
 
     def synthesize(self) -> None:
         for name, (split, n, seed, families) in SPLITS.items():
+            n = n or self.eval_records
             self.run(self.data(name).exists(), "data", "synth", "--out",
                      str(self.data(name).parent), "--n", str(n), "--seed", str(seed),
                      "--split", split, *(["--families", families] if families else []),

@@ -7,6 +7,7 @@ holds to the torch model's greedy answers) because onnxruntime decodes ~14x fast
 eager torch on a CPU; the shipped row is the INT8 bundle itself.
 
     python -m benchmarks.reproduce [--root build/recipe] [--seeds 0 1 2] [--threads 1]
+        [--spec tiny-2fps --eval-records 300 --out benchmarks/results/OTHER.md]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from benchmarks.recipe import Recipe
 
 SPLIT_NAMES = {"val": "in-domain val", "ood": "ood"}
 OUT = RESULTS.parent / "REPRODUCE.md"
+DEFAULT_ROOT = Path("build/recipe")
 
 
 def pct(value: float) -> str:
@@ -98,14 +100,18 @@ def scores_for(recipe: Recipe, bundle: Path) -> dict[str, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path("build/recipe"))
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--spec", help="Vision spec preset to align on (default: vt-tiny's, "
                         "tiny); e.g. tiny-2fps, with its own --root")
+    parser.add_argument("--eval-records", type=int, default=100,
+                        help="Records in val and in ood (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=OUT, help="Where the tables go (default: "
+                        "REPRODUCE.md, whose INT8 row is the bundle the package ships)")
     args = parser.parse_args()
 
-    recipe = Recipe(args.root, args.threads, args.spec)
+    recipe = Recipe(args.root, args.threads, args.spec, eval_records=args.eval_records)
     recipe.synthesize()
     aligned = recipe.align()
     rows: dict[str, list[dict]] = {"SFT": [], "SFT + GRPO": []}
@@ -120,18 +126,21 @@ def main() -> None:
             scores_for(recipe, recipe.export(grpo, f"grpo-s{seed}", False)))
     shipped = recipe.export(recipe.grpo(SHIPPED_SEED, recipe.sft(SHIPPED_SEED, aligned)),
                             f"grpo-s{SHIPPED_SEED}-int8", True)
-    rows[f"shipped INT8 bundle (SFT + GRPO, seed {SHIPPED_SEED})"] = [
+    ships = args.out.resolve() == OUT.resolve()
+    rows[f"{'shipped ' if ships else ''}INT8 bundle (SFT + GRPO, seed {SHIPPED_SEED})"] = [
         scores_for(recipe, shipped)]
-    commands = list(dict.fromkeys(recipe.commands))  # the shipped row repeats seed 0's
+    commands = list(dict.fromkeys(recipe.commands))  # the INT8 row repeats seed 0's
     prior = {split: answer_prior(recipe, split) for split in SPLIT_NAMES}
-    OUT.write_text(render(rows, args.seeds, commands, costs, rewards,
-                          step_minutes(aligned.parent), prior), encoding="utf-8")
-    print(OUT.read_text(encoding="utf-8"))
+    args.out.write_text(render(rows, args.seeds, commands, costs, rewards,
+                               step_minutes(aligned.parent), prior, args.root, ships),
+                        encoding="utf-8")
+    print(args.out.read_text(encoding="utf-8"))
 
 
 def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
            costs: list[list], rewards: list[tuple[float, float, float, float]],
-           align_minutes: float, prior: dict[str, float]) -> str:
+           align_minutes: float, prior: dict[str, float], root: Path = DEFAULT_ROOT,
+           ships: bool = True) -> str:
     families = sorted({f for runs in rows.values() for run in runs
                        for f in run["ood"]["by_family"]})
     table1, table3, extra = [], [], []
@@ -173,7 +182,8 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
     (shipped,) = list(rows.values())[-1]
     source = rows["SFT + GRPO"][seeds.index(SHIPPED_SEED)] if SHIPPED_SEED in seeds else None
     int8_line = "" if source is None else (
-        f"The shipped INT8 bundle against the fp32 export of the same checkpoint: "
+        f"The {'shipped ' if ships else ''}INT8 bundle against the fp32 export of the same "
+        "checkpoint: "
         f"{100 * (shipped['val']['accuracy'] - source['val']['accuracy']):+.1f} points on "
         f"val, {100 * (shipped['ood']['accuracy'] - source['ood']['accuracy']):+.1f} on ood.")
     lines = [
@@ -184,7 +194,9 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         "over training seeds "
         f"{', '.join(map(str, seeds))} (the data, and the caption-aligned `vt-tiny` that "
         "every seed's trace SFT starts from, are the same for every seed); accuracy, "
-        "format rate and recall in %.",
+        "format rate and recall in %."
+        + ("" if ships else " The INT8 bundle here is not the one the package ships "
+           "(`benchmarks/REPRODUCE.md`)."),
         "",
         "## Table 1 analogue: accuracy",
         "",
@@ -248,8 +260,10 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         "",
         "## Commands",
         "",
-        "Every stage of the recipe, in order. `make reproduce` skips a stage whose output "
-        "exists in `build/recipe/` and still lists it, with this run's `--threads`, which "
+        "Every stage of the recipe, in order. "
+        + ("`make reproduce`" if root == DEFAULT_ROOT else "The script with these options")
+        + f" skips a stage whose output exists in `{root}/` and still lists it, with this "
+        "run's `--threads`, which "
         "may differ from the count the stage ran with (threads change the weights only by "
         "float rounding):",
         "",

@@ -42,3 +42,15 @@ def test_a_recipe_aligns_on_its_spec_and_logs_it(tmp_path):
     plain = Recipe(tmp_path)
     plain.align()
     assert "--spec" not in plain.commands[-1]
+
+
+def test_the_evaluation_splits_take_the_recipes_size(tmp_path):
+    recipe = Recipe(tmp_path, eval_records=300)
+    for name in ("train", "val", "ood", "captions", "captions-val"):
+        recipe.data(name).parent.mkdir(parents=True)
+        recipe.data(name).write_text("")  # every split exists, so each is logged, not run
+    recipe.synthesize()
+    sizes = {command.split("--out ")[1].split()[0].split("/")[-1]:
+             command.split("--n ")[1].split()[0] for command in recipe.commands}
+    assert sizes == {"train": "2000", "val": "300", "ood": "300", "captions": "2000",
+                     "captions-val": "64"}
