@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -111,4 +113,17 @@ def test_model_paths(tmp_path, monkeypatch):
     with pytest.raises(MissingPathError):
         open_model(tmp_path / "absent")
     with pytest.raises(ModelError, match="neither a bundle"):
+        open_model(tmp_path)
+
+
+def test_a_missing_extra_is_named_and_a_broken_import_is_not(tmp_path, monkeypatch):
+    """Only a package that is not installed earns the "install the extra" message; any other
+    import failure is a bug and surfaces as itself."""
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setitem(sys.modules, "vtedge.train.infer", None)  # as if torch were absent
+    with pytest.raises(ModelError, match=r"needs torch and transformers \(pip install"):
+        open_model(tmp_path)
+    broken = type(sys)("vtedge.train.infer")  # installed, but without the name
+    monkeypatch.setitem(sys.modules, "vtedge.train.infer", broken)
+    with pytest.raises(ImportError, match="cannot import name 'TorchRuntime'"):
         open_model(tmp_path)

@@ -252,7 +252,7 @@ def open_model(path: str | Path | None, provider: str = "auto", *,
     if path.is_dir() and (path / "config.json").is_file():
         try:
             from vtedge.train.infer import TorchRuntime
-        except ImportError as error:
+        except ModuleNotFoundError as error:
             raise ModelError(
                 f"{path} is a checkpoint; running it needs torch and transformers "
                 f"(pip install 'vtedge[train]'): {error}"

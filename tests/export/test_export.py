@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import onnx
 import pytest
+from click.testing import CliRunner
 
 from vtedge.bundle import GRAPHS, verify_bundle
+from vtedge.cli import cli
 from vtedge.export.parity import Reference, compare, greedy_agreement
 
 
@@ -108,3 +111,11 @@ def test_export_cli_errors_are_one_line(tmp_path):
     usage = CliRunner().invoke(cli, ["export", "--model", str(tmp_path), "--out",
                                      str(tmp_path / "b"), "--distill-to", "vt-tiny"])
     assert usage.exit_code == 2 and "--data" in usage.output
+
+
+def test_export_without_its_extra_names_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "vtedge.export.bundle_export", None)  # onnx absent
+    result = CliRunner().invoke(cli, ["export", "--model", str(tmp_path), "--out",
+                                      str(tmp_path / "bundle")])
+    assert result.exit_code == 8
+    assert "pip install 'vtedge[export]'" in result.stderr

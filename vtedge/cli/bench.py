@@ -33,7 +33,7 @@ def load_benchmark(name: str):
         sys.path.insert(0, str(root))
     try:
         return importlib.import_module(f"benchmarks.{name}")
-    except ImportError as error:
+    except ModuleNotFoundError as error:
         raise VtedgeError(
             f"the {name} benchmark needs {error.name or 'a missing package'}; "
             "install vtedge[train]"

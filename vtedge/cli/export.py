@@ -60,7 +60,7 @@ def command(model: str, out: str, int8: bool, target: str, calib: str | None, ca
         raise click.UsageError("--data and --steps go with --distill-to")
     try:
         from vtedge.export.bundle_export import export_bundle
-    except ImportError as error:
+    except ModuleNotFoundError as error:
         raise ModelError(f"exporting needs the export extra (pip install 'vtedge[export]'): "
                          f"{error}") from None
     manifest = export_bundle(model, out, int8=int8, target=target, calib=calib,
