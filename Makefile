@@ -47,6 +47,7 @@ bench: $(VENV)/.full
 	$(BIN)/python -m benchmarks.decode
 	$(BIN)/python -m benchmarks.patchify
 	$(BIN)/python -m benchmarks.kernels
+	$(BIN)/python -m benchmarks.vision_graph
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

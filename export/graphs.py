@@ -50,9 +50,9 @@ class VisionGraph(nn.Module):
     are (row, column) only. So the tower is traced for one temporal patch of an ``h x w``
     grid and runs the ``T`` patches of any clip as a batch: the frame count is a dynamic
     axis. The window order, rotary tables and window masks are computed once, from the
-    model's own helpers, and baked in as constants. Window layers attend over the whole
-    frame under a block mask: exact, and one batched matmul, at O(S²) per frame where
-    split windows would cost O(S·window).
+    model's own helpers, and baked in as constants. Window layers gather each window's
+    rows, padded to the longest window, and attend within them: exact, batched, and
+    O(S·window) per frame like the tower's own split windows.
 
     Use as a context manager around export: it swaps the vision tower's patch embedding
     for ``LinearPatchEmbed`` and puts the original back afterwards.
@@ -78,7 +78,7 @@ class VisionGraph(nn.Module):
         self.register_buffer("restore_index", torch.argsort(window_index), persistent=False)
         self.register_buffer("cos", cos, persistent=False)
         self.register_buffer("sin", sin, persistent=False)
-        self.register_buffer("window_bias", self._block_bias(cu_windows), persistent=False)
+        self._register_windows(cu_windows)
         self.full_attention = set(config.fullatt_block_indexes)
 
     def _window_order(self, rows: torch.Tensor, window_index: torch.Tensor) -> torch.Tensor:
@@ -86,11 +86,21 @@ class VisionGraph(nn.Module):
         grouped = rows.reshape(self.patches // self.unit, self.unit, -1)
         return grouped[window_index].reshape(self.patches, -1)
 
-    def _block_bias(self, cu_windows: torch.Tensor) -> torch.Tensor:
-        """``(S, S)`` additive mask: 0 inside a window, -1e9 across windows."""
-        window = torch.bucketize(torch.arange(self.patches), cu_windows[1:].long(), right=True)
-        same = window[:, None] == window[None, :]
-        return torch.where(same, 0.0, -1e9).float()
+    def _register_windows(self, cu_windows: torch.Tensor) -> None:
+        """The padded window layout: ``window_rows`` gathers every window's rows, padded to
+        the longest (``window_width``); ``window_keys (n, 1, width)`` hides the padding
+        from every query; ``window_place`` finds each row again in the padded layout."""
+        bounds = cu_windows.long()
+        starts, sizes = bounds[:-1], bounds.diff()
+        self.window_width = int(sizes.max())
+        offsets = torch.arange(self.window_width)
+        real = offsets[None, :] < sizes[:, None]
+        rows = torch.where(real, starts[:, None] + offsets, 0)
+        padded = torch.arange(len(sizes))[:, None] * self.window_width + offsets
+        self.register_buffer("window_rows", rows.reshape(-1), persistent=False)
+        self.register_buffer("window_keys", torch.where(real, 0.0, -1e9)[:, None, :],
+                             persistent=False)
+        self.register_buffer("window_place", padded[real], persistent=False)
 
     def __enter__(self):
         self._conv_embed = self.visual.patch_embed
@@ -100,20 +110,26 @@ class VisionGraph(nn.Module):
     def __exit__(self, *exc):
         self.visual.patch_embed = self._conv_embed
 
-    def attention(self, block, hidden: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        """One block's attention over ``(T, S, C)``; rotary and softmax in float32."""
+    def attention(self, block, hidden: torch.Tensor, windowed: bool) -> torch.Tensor:
+        """One block's attention over ``(T, S, C)``, within each window or over the whole
+        frame; rotary and softmax in float32."""
         attn = block.attn
         frames, length, channels = hidden.shape
         qkv = attn.qkv(hidden).reshape(frames, length, 3, attn.num_heads, attn.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (T, heads, S, head_dim)
         q = (q.float() * self.cos + _rotate_half(q.float()) * self.sin).to(v.dtype)
         k = (k.float() * self.cos + _rotate_half(k.float()) * self.sin).to(v.dtype)
-        scores = torch.matmul(q, k.transpose(2, 3)) * attn.scaling
-        if bias is not None:
-            scores = scores + bias
+        if windowed:  # each (T, heads, windows, width, head_dim)
+            q, k, v = (x.index_select(2, self.window_rows).unflatten(2, (-1, self.window_width))
+                       for x in (q, k, v))
+        scores = torch.matmul(q, k.transpose(-1, -2)) * attn.scaling
+        if windowed:
+            scores = scores + self.window_keys
         probs = torch.softmax(scores.float(), dim=-1).to(v.dtype)
-        out = torch.matmul(probs, v).transpose(1, 2).reshape(frames, length, channels)
-        return attn.proj(out)
+        out = torch.matmul(probs, v)
+        if windowed:
+            out = out.flatten(2, 3).index_select(2, self.window_place)
+        return attn.proj(out.transpose(1, 2).reshape(frames, length, channels))
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         hidden = self.visual.patch_embed(pixel_values)
@@ -121,8 +137,8 @@ class VisionGraph(nn.Module):
         hidden = hidden.reshape(-1, self.patches // self.unit, self.unit, channels)
         hidden = hidden[:, self.window_index].reshape(-1, self.patches, channels)
         for index, block in enumerate(self.visual.blocks):
-            bias = None if index in self.full_attention else self.window_bias
-            hidden = hidden + self.attention(block, block.norm1(hidden), bias)
+            windowed = index not in self.full_attention
+            hidden = hidden + self.attention(block, block.norm1(hidden), windowed)
             hidden = hidden + block.mlp(block.norm2(hidden))
         merged = self.visual.merger(hidden.reshape(-1, channels))
         merged = merged.reshape(-1, self.patches // self.unit, merged.shape[-1])

@@ -17,10 +17,12 @@ from vtedge.train.checkpoint import load_checkpoint
 
 
 @pytest.mark.parametrize("temporal", [1, 3])
-def test_vision_graph_matches_the_vision_tower(tiny_checkpoint, temporal):
-    # 8 x 12 patches: two attention windows per frame, so window and full attention differ.
+@pytest.mark.parametrize(("height", "width"), [(8, 12), (16, 16), (10, 14)])
+def test_vision_graph_matches_the_vision_tower(tiny_checkpoint, temporal, height, width):
+    # Patch grids with windows (of 4 x 4 merged patches) of 64 and 32 rows, four of 64, and
+    # four of 64, 48, 16 and 12: window and full attention differ, and the padded window
+    # layout has nothing to pad, then something.
     model = load_checkpoint(tiny_checkpoint).model.float().eval()
-    height, width = 8, 12
     pixels = torch.randn(temporal * height * width, model.config.vision_config.patch_size ** 2
                          * 3 * model.config.vision_config.temporal_patch_size)
     with torch.no_grad():
