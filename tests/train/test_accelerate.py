@@ -15,6 +15,8 @@ import pytest
 
 from tests.train.conftest import sft_config
 
+RANK_ABORT = "terminate called without an active exception"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -39,7 +41,12 @@ def test_two_process_sft_agrees(synth_data, tmp_path):
                "--out", str(out), "--max-steps", "2", "--batch-size", "4",
                "--micro-batch", "1", "--save-every", "2", "--threads", "1", "--quiet"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    if done.returncode != 0 and RANK_ABORT in done.stderr:
+        # A gloo rank sometimes aborts this way (1 run in about 30 here, 2 cores; once on a
+        # GPU host); unexplained, so one more try, and a second abort fails the test.
+        shutil.rmtree(out, ignore_errors=True)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"stdout: {done.stdout[-500:]}\nstderr: {done.stderr[-3000:]}"
     assert done.stdout.count("sft: 2 steps") == 1  # only the main process reports
     rows = read_metrics(out)
     (ranks,) = [r for r in rows if r["split"] == "ranks"]
