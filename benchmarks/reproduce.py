@@ -139,8 +139,7 @@ def main() -> None:
 
 def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
            costs: list[list], rewards: list[tuple[float, float, float, float]],
-           align_minutes: float, prior: dict[str, float], root: Path = DEFAULT_ROOT,
-           ships: bool = True) -> str:
+           align_minutes: float, prior: dict[str, float], root: Path, ships: bool) -> str:
     families = sorted({f for runs in rows.values() for run in runs
                        for f in run["ood"]["by_family"]})
     table1, table3, extra = [], [], []

@@ -3,9 +3,7 @@ layers on padded windows) vs. transformers' Qwen2.5-VL vision tower, in torch, o
 of a tower as wide as the 7B model's (random weights, fewer blocks).
 
 Both compute the same features (the max difference is printed). The graph batches every
-window of a frame into one matmul where the tower's eager attention loops over windows;
-before session 14 it attended over the whole frame under a block mask, which is O(S²) per
-frame.
+window of a frame into one matmul where the tower's eager attention loops over windows.
 
     python -m benchmarks.vision_graph [--sides 18 32 48] [--depth 4]
 """

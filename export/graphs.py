@@ -49,7 +49,7 @@ class VisionGraph(nn.Module):
     stay inside one (cu_seqlens restart at every temporal patch), and its rotary positions
     are (row, column) only. So the tower is traced for one temporal patch of an ``h x w``
     grid and runs the ``T`` patches of any clip as a batch: the frame count is a dynamic
-    axis. The window order, rotary tables and window masks are computed once, from the
+    axis. The window order, rotary tables and window layout are computed once, from the
     model's own helpers, and baked in as constants. Window layers gather each window's
     rows, padded to the longest window, and attend within them: exact, batched, and
     O(S·window) per frame like the tower's own split windows.

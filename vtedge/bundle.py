@@ -93,8 +93,9 @@ def check_bucket(spec: VisionSpec, bucket: dict) -> None:
     spec that resizes to a size must resize to the bucket's.
     """
     size = (bucket["height"], bucket["width"])
-    if spec.resized_height is not None and spec.frame_size(*size, 2) != size:
-        resized = "x".join(map(str, spec.frame_size(*size, 2)))
+    resized = spec.frame_size(*size, 2) if spec.resized_height is not None else size
+    if resized != size:
+        resized = "x".join(map(str, resized))
         raise BudgetError(
             f"the bundle's vision encoder takes {size[0]}x{size[1]} frames; the spec resizes "
             f"them to {resized} (export a bundle for that size: vtedge export --bucket "
