@@ -77,6 +77,20 @@ def test_a_clip_of_another_aspect_is_resized_to_the_bucket(fp32_bundle, tiny_che
     assert json.loads(through_bundle.stdout)["raw"] == json.loads(through_torch.stdout)["raw"]
 
 
+def test_the_resize_warning_comes_once_per_source_size(int8_bundle, tmp_path):
+    from vtedge.runtime import BundleRuntime
+
+    clips = {}
+    for name, size in [("wide", (96, 200)), ("wide_again", (96, 200)), ("tall", (200, 96))]:
+        clips[name] = tmp_path / f"{name}.mp4"
+        encode_video(clips[name], [np.full((*size, 3), 40, np.uint8)] * 16, fps=8)
+    warnings = []
+    runtime = BundleRuntime(int8_bundle, "cpu", warn=warnings.append)
+    for video in clips.values():
+        runtime.ask(video, "What happens?", max_new_tokens=1)
+    assert [w.split(":")[0] for w in warnings] == [str(clips["wide"]), str(clips["tall"])]
+
+
 def test_resizing_to_another_size_than_the_bucket_is_refused(int8_bundle, synth_record):
     result = ask(synth_record["video"], "q", "--model", int8_bundle, "--resize", "56x56")
     assert result.exit_code == 5
