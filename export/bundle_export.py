@@ -54,6 +54,21 @@ def calibration_items(calib: str | Path | None, workdir: Path, limit: int, seed:
             for r in list(records)[:limit]]
 
 
+def bucket_size(text: str | None, spec, first_clip: Path) -> tuple[int, int]:
+    """The frame size a bundle takes: ``--bucket HxW``, or the size ``spec`` gives the first
+    calibration clip."""
+    from vtedge.video import load_clip
+
+    if text is None:
+        clip = load_clip(first_clip, spec)
+        return clip.height, clip.width
+    size = parse_size(text, "--bucket")
+    if any(side <= 0 or side % spec.factor for side in size):
+        raise BudgetError(f"--bucket sides must be positive multiples of {spec.factor}, got "
+                          f"{text} (e.g. {spec.factor * 4}x{spec.factor * 4})")
+    return size
+
+
 def bucket_for(spec, size: tuple[int, int], prompts) -> dict:
     """The frame size, frame counts and sequence lengths a bundle serves.
 
@@ -158,15 +173,13 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
     with tempfile.TemporaryDirectory(prefix="vtedge-calib-") as workdir:
         log("calibration clips")
         items = calibration_items(calib, Path(workdir), calib_clips)
-        prompts = [prepare_prompt(i.video, i.question, i.options, spec, tokenizer,
+        size = bucket_size(bucket, spec, items[0].video)
+        # The runtime resizes every clip to the bundle's frame size; calibration does too.
+        fitted = spec.replace(resized_height=size[0], resized_width=size[1])
+        prompts = [prepare_prompt(i.video, i.question, i.options, fitted, tokenizer,
                                   token_ids["video_token_id"], merge_size=config["merge_size"],
                                   tokens_per_second=config["tokens_per_second"]) for i in items]
-    size = (parse_size(bucket, "--bucket") if bucket
-            else (prompts[0].clip.height, prompts[0].clip.width))
-    usable = [p for p in prompts if tuple(p.clip.grid_thw[1:]) == spec.grid_thw(2, *size)[1:]]
-    if not usable:
-        raise BudgetError(f"no calibration clip resizes to the bucket {size[0]}x{size[1]}")
-    bucket_record = bucket_for(spec, size, usable)
+    bucket_record = bucket_for(spec, size, prompts)
     check_bucket(spec, bucket_record)
     manifest = {
         "created_by": "vtedge export",
@@ -187,12 +200,12 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
     shutil.copyfile(checkpoint_path / "tokenizer.json", fp32_dir / "tokenizer.json")
     write_manifest(fp32_dir, manifest)
     references = [torch_reference(model, p, token_ids["video_token_id"], stops, parity_tokens)
-                  for p in usable]
+                  for p in prompts]
     log("parity fp32")
     fp32_runtime = BundleRuntime(fp32_dir, "cpu")
     parity = {"fp32": compare("fp32", references, [
         bundle_outputs(fp32_runtime, p, stops, parity_tokens, r)
-        for p, r in zip(usable, references, strict=True)])}
+        for p, r in zip(prompts, references, strict=True)])}
     log(parity["fp32"].summary())
     if int8:
         log(f"quantizing to INT8 for {target}")
@@ -205,7 +218,7 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
                 "weights": "int8 symmetric per tensor (MatMul/Gemm/Gather weights)",
                 "activations": "quantized at run time (onnxruntime dynamic)"}
         else:
-            feeds = _calibration_feeds(fp32_runtime, usable, stops, steps=8)
+            feeds = _calibration_feeds(fp32_runtime, prompts, stops, steps=8)
             for graph, name in manifest["graphs"].items():
                 if graph == "embed_tokens":
                     shutil.copyfile(fp32_dir / name, staging / name)
@@ -214,7 +227,7 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
             manifest["quantization"] = {
                 "method": "static-qdq", "precision": "int8", "target": target,
                 "weights": "int8 symmetric per channel", "activations": "int8 symmetric",
-                "calibration": f"min/max over {len(usable)} clip(s)",
+                "calibration": f"min/max over {len(prompts)} clip(s)",
                 "preset": "optimum AutoQuantizationConfig.tensorrt"}
         del fp32_runtime
         shutil.copyfile(fp32_dir / "tokenizer.json", staging / "tokenizer.json")
@@ -224,7 +237,7 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
         int8_runtime = BundleRuntime(staging, "cpu")
         parity["int8"] = compare("int8", references, [
             bundle_outputs(int8_runtime, p, stops, parity_tokens, r)
-            for p, r in zip(usable, references, strict=True)])
+            for p, r in zip(prompts, references, strict=True)])
         log(parity["int8"].summary())
         del int8_runtime
     manifest["parity"] = {key: result.to_dict() for key, result in parity.items()}

@@ -119,3 +119,24 @@ def test_export_without_its_extra_names_it(tmp_path, monkeypatch):
                                       str(tmp_path / "bundle")])
     assert result.exit_code == 8
     assert "pip install 'vtedge[export]'" in result.stderr
+
+
+def test_a_bucket_of_another_size_resizes_the_calibration_clips(tiny_checkpoint, synth_data,
+                                                                tmp_path):
+    """112x112 calibration clips export a 56x112 bundle: calibration, like the runtime,
+    resizes every clip to the bundle's frame size, and parity holds there."""
+    from vtedge.export.bundle_export import export_bundle
+
+    manifest = export_bundle(tiny_checkpoint, tmp_path / "wide", calib=synth_data,
+                             bucket="56x112", parity_tokens=16, log=lambda message: None)
+    assert (manifest["bucket"]["height"], manifest["bucket"]["width"]) == (56, 112)
+    assert manifest["bucket"]["grid_thw"][1:] == [4, 8]
+    assert manifest["parity"]["fp32"]["passed"]
+
+
+def test_a_bucket_off_the_patch_grid_is_a_one_line_error(tiny_checkpoint, synth_data, tmp_path):
+    result = CliRunner().invoke(cli, ["export", "--model", str(tiny_checkpoint), "--out",
+                                      str(tmp_path / "b"), "--calib", str(synth_data),
+                                      "--bucket", "100x100", "--quiet"])
+    assert result.exit_code == 5
+    assert "--bucket sides must be positive multiples of 28, got 100x100" in result.stderr

@@ -17,8 +17,9 @@ import click
 @click.option("--calib-clips", default=2, show_default=True, type=click.IntRange(1),
               help="How many calibration clips to use.")
 @click.option("--bucket", metavar="HxW",
-              help="Frame size the vision encoder is exported for (default: the first "
-                   "calibration clip's).")
+              help="Frame size the vision encoder is exported for, sides multiples of 28 "
+                   "(default: the size the spec gives the first calibration clip); "
+                   "calibration clips are resized to it, as the runtime resizes every clip.")
 @click.option("--parity-tokens", default=256, show_default=True, type=click.IntRange(1),
               help="Longest greedy answer compared by the parity gate.")
 @click.option("--force", is_flag=True, help="Keep the bundle even if the parity gate fails.")
