@@ -51,12 +51,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("build/recipe"))
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--spec", help="Vision spec preset to align on (default: vt-tiny's, "
-                        "tiny); e.g. tiny-2fps, with its own --root")
+    parser.add_argument("--spec", help="Vision spec preset to align on (default: the model "
+                        "preset's, tiny); e.g. tiny-2fps, with its own --root")
+    parser.add_argument("--model", default="vt-tiny",
+                        help="Model preset to train from scratch (default: %(default)s)")
     args = parser.parse_args()
 
     began = time.perf_counter()
-    recipe = Recipe(args.root, args.threads, args.spec)
+    recipe = Recipe(args.root, args.threads, args.spec, model=args.model)
     recipe.synthesize()
     sft = recipe.sft(SEED, recipe.align())
     grpo = recipe.grpo(SEED, sft)

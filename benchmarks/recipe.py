@@ -1,8 +1,8 @@
-"""The default model's recipe as seeded stages: synthesize the suite, teach ``vt-tiny`` to
-look (the caption alignment stage, shared by every seed), SFT then GRPO it, export a
-bundle, evaluate it. Every stage runs the real ``vtedge`` CLI, logs
-the exact command, and is skipped when its output already exists, so a stopped recipe
-picks up where it was.
+"""The default model's recipe as seeded stages: synthesize the suite, teach ``vt-tiny`` (or
+another preset) to look (the caption alignment stage, shared by every seed), SFT then GRPO
+it, export a bundle, evaluate it. Every stage runs the real ``vtedge`` CLI, logs the exact
+command, and is skipped when its output already exists, so a stopped recipe picks up where
+it was.
 
 ``benchmarks.default_model`` runs it once and installs the bundle in the package;
 ``benchmarks.reproduce`` runs it over several seeds and writes ``REPRODUCE.md``.
@@ -29,9 +29,8 @@ SPLITS = {
     "captions": ("train", 2000, 3, "describe"),
     "captions-val": ("val", 64, 4, "describe"),
 }
-ALIGN_ARGS = ["--task", "caption", "--model", "vt-tiny", "--lr", "2e-3", "--max-steps", "600",
-              "--batch-size", "32", "--micro-batch", "32", "--eval-every", "100",
-              "--save-every", "50", "--vision-lr-scale", "0.1"]
+ALIGN_ARGS = ["--lr", "2e-3", "--max-steps", "600", "--batch-size", "32", "--micro-batch", "32",
+              "--eval-every", "100", "--save-every", "50", "--vision-lr-scale", "0.1"]
 # Train traces reach ~410 tokens (10 s clips); validation and rollouts must not cut them.
 SFT_ARGS = ["--lr", "2e-3", "--max-steps", "800", "--batch-size", "16",
             "--micro-batch", "16", "--eval-every", "100", "--save-every", "50",
@@ -47,13 +46,15 @@ GRPO_ARGS = ["--max-steps", "40", "--save-every", "10", "--max-new-tokens", "448
 @dataclass
 class Recipe:
     """Where the recipe writes (``root``), how many torch threads each stage uses, the
-    vision spec the model is aligned on (``None``: the preset's, ``tiny``; every later
-    stage inherits it from the checkpoint), and how many records val and ood hold."""
+    vision spec the model is aligned on (``None``: the preset's; every later stage
+    inherits it from the checkpoint), how many records val and ood hold, and the model
+    preset trained from scratch."""
 
     root: Path
     threads: int = 1
     spec: str | None = None
     eval_records: int = 100
+    model: str = "vt-tiny"
     commands: list[str] = field(default_factory=list)
 
     def data(self, split: str) -> Path:
@@ -86,7 +87,8 @@ class Recipe:
                  str(tokenizer))
         out = self.root / "runs" / "align"
         spec = ["--spec", self.spec] if self.spec else []
-        self.run(self._finished(out, ALIGN_ARGS), "train", "sft", *ALIGN_ARGS, *spec,
+        self.run(self._finished(out, ALIGN_ARGS), "train", "sft", "--task", "caption",
+                 "--model", self.model, *ALIGN_ARGS, *spec,
                  "--tokenizer", str(tokenizer), "--data", str(self.data("captions")),
                  "--val-data", str(self.data("captions-val")), "--out", str(out),
                  "--threads", str(self.threads), "--quiet", restart=self._restart(out))

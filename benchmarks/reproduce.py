@@ -7,7 +7,7 @@ holds to the torch model's greedy answers) because onnxruntime decodes ~14x fast
 eager torch on a CPU; the shipped row is the INT8 bundle itself.
 
     python -m benchmarks.reproduce [--root build/recipe] [--seeds 0 1 2] [--threads 1]
-        [--spec tiny-2fps --eval-records 300 --out benchmarks/results/OTHER.md]
+        [--model vt-small --spec tiny-2fps --eval-records 300 --out benchmarks/results/X.md]
 """
 
 from __future__ import annotations
@@ -103,15 +103,18 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--spec", help="Vision spec preset to align on (default: vt-tiny's, "
-                        "tiny); e.g. tiny-2fps, with its own --root")
+    parser.add_argument("--spec", help="Vision spec preset to align on (default: the model "
+                        "preset's, tiny); e.g. tiny-2fps, with its own --root")
+    parser.add_argument("--model", default="vt-tiny",
+                        help="Model preset to train from scratch (default: %(default)s)")
     parser.add_argument("--eval-records", type=int, default=100,
                         help="Records in val and in ood (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=OUT, help="Where the tables go (default: "
                         "REPRODUCE.md, whose INT8 row is the bundle the package ships)")
     args = parser.parse_args()
 
-    recipe = Recipe(args.root, args.threads, args.spec, eval_records=args.eval_records)
+    recipe = Recipe(args.root, args.threads, args.spec, eval_records=args.eval_records,
+                    model=args.model)
     recipe.synthesize()
     aligned = recipe.align()
     rows: dict[str, list[dict]] = {"SFT": [], "SFT + GRPO": []}
@@ -132,14 +135,16 @@ def main() -> None:
     commands = list(dict.fromkeys(recipe.commands))  # the INT8 row repeats seed 0's
     prior = {split: answer_prior(recipe, split) for split in SPLIT_NAMES}
     args.out.write_text(render(rows, args.seeds, commands, costs, rewards,
-                               step_minutes(aligned.parent), prior, args.root, ships),
+                               step_minutes(aligned.parent), prior, args.root, ships,
+                               args.model),
                         encoding="utf-8")
     print(args.out.read_text(encoding="utf-8"))
 
 
 def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
            costs: list[list], rewards: list[tuple[float, float, float, float]],
-           align_minutes: float, prior: dict[str, float], root: Path, ships: bool) -> str:
+           align_minutes: float, prior: dict[str, float], root: Path, ships: bool,
+           model: str) -> str:
     families = sorted({f for runs in rows.values() for run in runs
                        for f in run["ood"]["by_family"]})
     table1, table3, extra = [], [], []
@@ -191,7 +196,7 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         f"Written by `python -m benchmarks.reproduce`. Device: {device_name()}; "
         "every number comes from the stages listed under Commands. Values are mean ± std "
         "over training seeds "
-        f"{', '.join(map(str, seeds))} (the data, and the caption-aligned `vt-tiny` that "
+        f"{', '.join(map(str, seeds))} (the data, and the caption-aligned `{model}` that "
         "every seed's trace SFT starts from, are the same for every seed); accuracy, "
         "format rate and recall in %."
         + ("" if ships else " The INT8 bundle here is not the one the package ships "

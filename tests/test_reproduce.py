@@ -42,6 +42,10 @@ def test_a_recipe_aligns_on_its_spec_and_logs_it(tmp_path):
     plain = Recipe(tmp_path)
     plain.align()
     assert "--spec" not in plain.commands[-1]
+    assert plain.commands[-1].startswith("vtedge train sft --task caption --model vt-tiny --lr")
+    larger = Recipe(tmp_path, model="vt-small")
+    larger.align()
+    assert "--model vt-small" in larger.commands[-1]
 
 
 def test_the_evaluation_splits_take_the_recipes_size(tmp_path):
