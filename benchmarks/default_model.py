@@ -13,7 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
-from benchmarks.recipe import Recipe
+from benchmarks.recipe import MODEL, Recipe
 
 SEED = 0
 REPO = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--spec", help="Vision spec preset to align on (default: the model "
                         "preset's, tiny); e.g. tiny-2fps, with its own --root")
-    parser.add_argument("--model", default="vt-tiny",
+    parser.add_argument("--model", default=MODEL,
                         help="Model preset to train from scratch (default: %(default)s)")
     args = parser.parse_args()
 

@@ -29,6 +29,7 @@ SPLITS = {
     "captions": ("train", 2000, 3, "describe"),
     "captions-val": ("val", 64, 4, "describe"),
 }
+MODEL = "vt-tiny"  # the preset the default model is trained from
 ALIGN_ARGS = ["--lr", "2e-3", "--max-steps", "600", "--batch-size", "32", "--micro-batch", "32",
               "--eval-every", "100", "--save-every", "50", "--vision-lr-scale", "0.1"]
 # Train traces reach ~410 tokens (10 s clips); validation and rollouts must not cut them.
@@ -54,7 +55,7 @@ class Recipe:
     threads: int = 1
     spec: str | None = None
     eval_records: int = 100
-    model: str = "vt-tiny"
+    model: str = MODEL
     commands: list[str] = field(default_factory=list)
 
     def data(self, split: str) -> Path:

@@ -19,7 +19,7 @@ from statistics import mean, stdev
 
 from benchmarks.common import RESULTS, device_name, markdown_table
 from benchmarks.default_model import SEED as SHIPPED_SEED
-from benchmarks.recipe import Recipe
+from benchmarks.recipe import MODEL, Recipe
 
 SPLIT_NAMES = {"val": "in-domain val", "ood": "ood"}
 OUT = RESULTS.parent / "REPRODUCE.md"
@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--spec", help="Vision spec preset to align on (default: the model "
                         "preset's, tiny); e.g. tiny-2fps, with its own --root")
-    parser.add_argument("--model", default="vt-tiny",
+    parser.add_argument("--model", default=MODEL,
                         help="Model preset to train from scratch (default: %(default)s)")
     parser.add_argument("--eval-records", type=int, default=100,
                         help="Records in val and in ood (default: %(default)s)")
