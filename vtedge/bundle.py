@@ -95,11 +95,10 @@ def check_bucket(spec: VisionSpec, bucket: dict) -> None:
     size = (bucket["height"], bucket["width"])
     resized = spec.frame_size(*size, 2) if spec.resized_height is not None else size
     if resized != size:
-        resized = "x".join(map(str, resized))
         raise BudgetError(
             f"the bundle's vision encoder takes {size[0]}x{size[1]} frames; the spec resizes "
-            f"them to {resized} (export a bundle for that size: vtedge export --bucket "
-            f"{resized})"
+            f"them to {resized[0]}x{resized[1]} (export a bundle for that size: vtedge "
+            f"export --bucket {resized[0]}x{resized[1]})"
         )
     nframes = bucket.get("nframes")
     if nframes is None:
