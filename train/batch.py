@@ -14,7 +14,7 @@ record in the trace prompt instead, the distance at which the trace will need th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,6 +38,12 @@ class Example:
     second_per_grid_t: float
     prompt_ids: list[int]
     target_ids: list[int]  # assistant trace + answer + <|im_end|>; empty without a trace
+    target_weights: list[float] | None = None  # loss weight per target token; None: all 1
+
+    @property
+    def label_weight(self) -> float:
+        """The weight this example adds to a batch's token-mean loss."""
+        return sum(self.target_weights) if self.target_weights else len(self.target_ids)
 
 
 def assistant_text(record) -> str:
@@ -74,9 +80,11 @@ def chat_parts(record, video_tokens: int, task: str = TRACE,
 
 def prepare_examples(records: Sequence, tokenizer, spec: VisionSpec, *,
                      max_video_tokens: int | None = None, with_targets: bool = True,
-                     task: str = TRACE, progress: bool = True) -> list[Example]:
+                     task: str = TRACE, progress: bool = True,
+                     reasoning_weight: float = 1.0) -> list[Example]:
     """Decode every clip and tokenize every prompt up front, so a bad clip or an
-    over-budget clip stops the run before any training step."""
+    over-budget clip stops the run before any training step. ``reasoning_weight`` other
+    than 1 weights a trace's reasoning tokens in the loss (``train/token_weights.py``)."""
     from vtedge.progress import progress_bar
     from vtedge.video import load_clip
 
@@ -91,13 +99,17 @@ def prepare_examples(records: Sequence, tokenizer, spec: VisionSpec, *,
                 )
             prompt, answer = chat_parts(record, clip.video_tokens, task, bare=index % 2 == 0)
             target = answer + ASSISTANT_END if with_targets else ""
+            target_ids, weights = encode(tokenizer, target) if target else [], None
+            if target and task == TRACE and reasoning_weight != 1.0:
+                target_ids, weights = weighted_encode(tokenizer, target, reasoning_weight)
             examples.append(Example(
                 record=record,
                 frames=clip.frames,
                 grid_thw=tuple(int(v) for v in clip.grid_thw),
                 second_per_grid_t=float(clip.second_per_grid_t),
                 prompt_ids=encode(tokenizer, prompt),
-                target_ids=encode(tokenizer, target) if target else [],
+                target_ids=target_ids,
+                target_weights=weights,
             ))
             advance()
     return examples
@@ -105,6 +117,14 @@ def prepare_examples(records: Sequence, tokenizer, spec: VisionSpec, *,
 
 def encode(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def weighted_encode(tokenizer, text: str, weight: float) -> tuple[list[int], list[float]]:
+    """``text``'s ids (as ``encode`` gives them) and each one's reasoning weight."""
+    from vtedge.train.token_weights import reasoning_weights
+
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    return encoded["input_ids"], reasoning_weights(text, encoded["offset_mapping"], weight)
 
 
 def pixel_inputs(examples: Sequence[Example], spec: VisionSpec, device, dtype):
@@ -145,20 +165,26 @@ def token_types(input_ids, video_token_id: int):
 
 def sft_batch(examples: Sequence[Example], spec: VisionSpec, pad_id: int, video_token_id: int,
               device, dtype) -> dict:
-    """Right-padded prompt+target sequences with labels only on the target tokens."""
+    """Right-padded prompt+target sequences with labels only on the target tokens, and
+    ``label_weights`` (0 off the labels) when any example weights its tokens."""
     import torch
 
     length = max(len(e.prompt_ids) + len(e.target_ids) for e in examples)
     input_ids = torch.full((len(examples), length), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), length), IGNORE_INDEX, dtype=torch.long)
+    weights = torch.zeros((len(examples), length), dtype=torch.float32)
     attention = torch.zeros((len(examples), length), dtype=torch.long)
     for row, example in enumerate(examples):
         ids = example.prompt_ids + example.target_ids
         input_ids[row, : len(ids)] = torch.tensor(ids)
         labels[row, len(example.prompt_ids): len(ids)] = torch.tensor(example.target_ids)
+        weights[row, len(example.prompt_ids): len(ids)] = torch.tensor(
+            example.target_weights or [1.0] * len(example.target_ids))
         attention[row, : len(ids)] = 1
     batch = {"input_ids": input_ids.to(device), "attention_mask": attention.to(device),
              "labels": labels.to(device)}
+    if any(e.target_weights for e in examples):
+        batch["label_weights"] = weights.to(device)
     batch["mm_token_type_ids"] = token_types(batch["input_ids"], video_token_id)
     batch.update(pixel_inputs(examples, spec, device, dtype))
     return batch
@@ -192,8 +218,7 @@ def prompt_batch(examples: Sequence[Example], spec: VisionSpec, pad_id: int,
 def shuffled_frames(example: Example, rng: np.random.Generator) -> Example:
     """The same example with its frames in a random order (same grid, same tokens)."""
     order = rng.permutation(len(example.frames))
-    return Example(example.record, example.frames[order], example.grid_thw,
-                   example.second_per_grid_t, example.prompt_ids, example.target_ids)
+    return replace(example, frames=example.frames[order])
 
 
 def repeat_batch(batch: dict, times: int) -> dict:

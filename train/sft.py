@@ -57,6 +57,7 @@ class SFTConfig:
     lora_alpha: int = 32
     freeze_vision: bool = False
     vision_lr_scale: float = 1.0
+    reasoning_weight: float = 1.0
     seed: int = 0
     resume: bool = False
     overwrite: bool = False
@@ -109,15 +110,21 @@ def check_targets(records, task: str) -> None:
                            f"({len(missing)} lack them)")
 
 
-def token_loss_sum(logits, labels):
-    """Summed next-token cross-entropy over label positions (fp32)."""
+def token_losses(logits, labels):
+    """Next-token cross-entropy at each position (fp32), 0 off the labels; position ``i``
+    scores the label at ``i + 1``."""
     import torch
 
     shift_logits = logits[:, :-1].float()
     shift_labels = labels[:, 1:]
     return torch.nn.functional.cross_entropy(
         shift_logits.reshape(-1, shift_logits.shape[-1]), shift_labels.reshape(-1),
-        ignore_index=-100, reduction="sum")
+        ignore_index=-100, reduction="none").view(shift_labels.shape)
+
+
+def token_loss_sum(logits, labels):
+    """Summed next-token cross-entropy over label positions (fp32)."""
+    return token_losses(logits, labels).sum()
 
 
 def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
@@ -142,7 +149,8 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     check_targets(started.train_records + (started.val_records if config.task != TRACE
                                            else []), config.task)
     examples = prepare_examples(started.train_records, loaded.tokenizer, loaded.spec,
-                                task=config.task, progress=not quiet)
+                                task=config.task, progress=not quiet,
+                                reasoning_weight=config.reasoning_weight)
     val_examples = prepare_examples(started.val_records, loaded.tokenizer, loaded.spec,
                                     task=config.task, progress=not quiet
                                     ) if started.val_records else []
@@ -184,6 +192,7 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
             began = time.perf_counter()
             chosen = global_batch(step, config.batch_size, n, config.seed)
             label_tokens = sum(len(examples[i].target_ids) for i in chosen)
+            label_weight = sum(examples[i].label_weight for i in chosen)
             local = chosen[session.rank::session.world]
             loss_sum, seen_tokens = 0.0, 0
             chunks = [local[i:i + micro] for i in range(0, len(local), micro)]
@@ -191,13 +200,17 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
                 batch = sft_batch([examples[i] for i in chunk], loaded.spec, pad_id, video_id,
                                   session.device, session.pixel_dtype)
                 labels = batch.pop("labels")
+                weights = batch.pop("label_weights", None)
                 with session.no_sync(model, skip=index < len(chunks) - 1), session.autocast():
                     logits, start = (shared_prefix_logits(model, batch) if shared
                                      else (model(**batch).logits, 0))
-                    summed = token_loss_sum(logits, labels[:, start:])
+                    losses = token_losses(logits, labels[:, start:])
+                    summed = losses.sum()
+                    weighted = summed if weights is None else (
+                        losses * weights[:, start + 1:]).sum()
                     # DDP averages gradients over processes; scale so the result is the
-                    # token mean over the whole global batch.
-                    session.accelerator.backward(summed * session.world / label_tokens)
+                    # (weighted) token mean over the whole global batch.
+                    session.accelerator.backward(weighted * session.world / label_weight)
                 loss_sum += float(summed.detach())
                 seen_tokens += int(batch["attention_mask"].sum())
             grad_norm = clipped_step(session.accelerator, model, optimizer, config.max_grad_norm)

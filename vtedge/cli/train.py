@@ -102,6 +102,11 @@ def summarize(prefix: str, values: dict) -> str:
 @click.option("--batch-size", type=int, help="Sequences per optimizer step, all processes.")
 @click.option("--min-lr-ratio", type=float, default=0.1, show_default=True,
               help="Cosine floor as a fraction of the peak learning rate.")
+@click.option("--reasoning-weight", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True,
+              help="Loss weight of a trace's tokens outside <time> and <caption> (thoughts, "
+                   "conclusion, answer) against 1 for those. The update follows the weighted "
+                   "token mean; the logged loss stays the plain one.")
 def sft(threads, **options) -> None:
     """Supervised fine-tuning on reasoning traces (labels on the assistant turn only).
 
