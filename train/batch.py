@@ -99,9 +99,11 @@ def prepare_examples(records: Sequence, tokenizer, spec: VisionSpec, *,
                 )
             prompt, answer = chat_parts(record, clip.video_tokens, task, bare=index % 2 == 0)
             target = answer + ASSISTANT_END if with_targets else ""
-            target_ids, weights = encode(tokenizer, target) if target else [], None
+            target_ids, weights = [], None
             if target and task == TRACE and reasoning_weight != 1.0:
                 target_ids, weights = weighted_encode(tokenizer, target, reasoning_weight)
+            elif target:
+                target_ids = encode(tokenizer, target)
             examples.append(Example(
                 record=record,
                 frames=clip.frames,
@@ -172,18 +174,20 @@ def sft_batch(examples: Sequence[Example], spec: VisionSpec, pad_id: int, video_
     length = max(len(e.prompt_ids) + len(e.target_ids) for e in examples)
     input_ids = torch.full((len(examples), length), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), length), IGNORE_INDEX, dtype=torch.long)
-    weights = torch.zeros((len(examples), length), dtype=torch.float32)
+    weights = (torch.zeros((len(examples), length), dtype=torch.float32)
+               if any(e.target_weights for e in examples) else None)
     attention = torch.zeros((len(examples), length), dtype=torch.long)
     for row, example in enumerate(examples):
         ids = example.prompt_ids + example.target_ids
         input_ids[row, : len(ids)] = torch.tensor(ids)
         labels[row, len(example.prompt_ids): len(ids)] = torch.tensor(example.target_ids)
-        weights[row, len(example.prompt_ids): len(ids)] = torch.tensor(
-            example.target_weights or [1.0] * len(example.target_ids))
+        if weights is not None:
+            weights[row, len(example.prompt_ids): len(ids)] = torch.tensor(
+                example.target_weights or [1.0] * len(example.target_ids))
         attention[row, : len(ids)] = 1
     batch = {"input_ids": input_ids.to(device), "attention_mask": attention.to(device),
              "labels": labels.to(device)}
-    if any(e.target_weights for e in examples):
+    if weights is not None:
         batch["label_weights"] = weights.to(device)
     batch["mm_token_type_ids"] = token_types(batch["input_ids"], video_token_id)
     batch.update(pixel_inputs(examples, spec, device, dtype))
