@@ -33,8 +33,10 @@ MODEL = "vt-tiny"  # the preset the default model is trained from
 ALIGN_ARGS = ["--lr", "2e-3", "--max-steps", "600", "--batch-size", "32", "--micro-batch", "32",
               "--eval-every", "100", "--save-every", "50", "--vision-lr-scale", "0.1"]
 # Train traces reach ~410 tokens (10 s clips); validation and rollouts must not cut them.
-SFT_ARGS = ["--lr", "2e-3", "--max-steps", "800", "--batch-size", "16",
-            "--micro-batch", "16", "--eval-every", "100", "--save-every", "50",
+# 1,600 steps, not 800: the walk then names ~85% of the phase changes right, not ~55%
+# (benchmarks/results/training.md, session 15). Validation generates, so it runs rarely.
+SFT_ARGS = ["--lr", "2e-3", "--max-steps", "1600", "--batch-size", "16",
+            "--micro-batch", "16", "--eval-every", "400", "--save-every", "50",
             "--val-generate", "40", "--vision-lr-scale", "0.1", "--max-new-tokens", "448"]
 # Accuracy + format alone gave groups nothing to learn from at this scale; the grounding
 # reward (IoU of the <time> spans) did (benchmarks/results/training.md, session 6). At lr
