@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from vtedge.cli import cli
@@ -138,6 +139,20 @@ def test_predict_is_resumable(int8_bundle, synth_data, tmp_path):
     assert [r["problem_id"] for r in rows] == [r.problem_id for r in records]
     assert all(r["timings"]["new_tokens"] == 4 for r in rows)
 
+
+
+def test_predict_refuses_to_resume_another_runs_file(int8_bundle, synth_data, tmp_path):
+    from vtedge.datasets import load_records
+    from vtedge.errors import DatasetError
+    from vtedge.predict import predict
+
+    records = load_records(synth_data)
+    out = tmp_path / "pred.jsonl"
+    predict(int8_bundle, records[:1], out, provider="cpu", max_new_tokens=4, progress=False)
+    before = out.read_text()
+    with pytest.raises(DatasetError, match="another model or decoding settings"):
+        predict(int8_bundle, records, out, provider="cpu", max_new_tokens=5, progress=False)
+    assert out.read_text() == before
 
 def test_a_tampered_bundle_is_refused_before_it_runs(int8_bundle, synth_record, tmp_path):
     import shutil
