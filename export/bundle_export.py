@@ -103,7 +103,7 @@ def model_config(model) -> dict:
     }
 
 
-def _calibration_feeds(runtime, prompts, stop_ids: set[int], steps: int) -> dict[str, list]:
+def calibration_feeds(runtime, prompts, stop_ids: set[int], steps: int) -> dict[str, list]:
     """Real inputs of each graph: prompts' pixels and ids, prefill and a few decode steps."""
     from vtedge.mrope import decode_position_ids
 
@@ -215,10 +215,10 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
                 quantize_dynamic_int8(fp32_dir / name, staging / name)
             manifest["quantization"] = {
                 "method": "dynamic", "precision": "int8", "target": target,
-                "weights": "int8 symmetric per tensor (MatMul/Gemm/Gather weights)",
+                "weights": "uint8 asymmetric per tensor (MatMul/Gemm/Gather weights)",
                 "activations": "quantized at run time (onnxruntime dynamic)"}
         else:
-            feeds = _calibration_feeds(fp32_runtime, prompts, stops, steps=8)
+            feeds = calibration_feeds(fp32_runtime, prompts, stops, steps=8)
             for graph, name in manifest["graphs"].items():
                 if graph == "embed_tokens":
                     shutil.copyfile(fp32_dir / name, staging / name)

@@ -1,7 +1,10 @@
 """INT8 weights for a bundle's graphs, one recipe per target.
 
-``cpu``: onnxruntime dynamic quantization — int8 weights, activations quantized on the fly
-by the integer kernels (MatMulInteger / DynamicQuantizeLinear); no calibration.
+``cpu``: onnxruntime dynamic quantization — uint8 weights, activations quantized on the fly
+by the integer kernels (MatMulInteger / DynamicQuantizeLinear); no calibration. Not int8
+weights: onnxruntime's u8 x s8 kernels on x86 CPUs without VNNI add each two products in a
+saturating int16, so an int8-weight bundle answers differently there than on a VNNI CPU
+(``benchmarks.int8_saturation``); u8 x u8 products are exact on every CPU.
 ``tensorrt``: static QDQ with optimum's TensorRT preset — int8 symmetric activations and
 weights, per-channel weights, no reduced range, a QDQ pair on every weight and a dedicated
 pair per consumer — calibrated (min/max) on real inputs; only QuantizeLinear /
@@ -45,12 +48,13 @@ def _quiet_root_logger():
 
 def quantize_dynamic_int8(source: str | Path, target: str | Path,
                           per_channel: bool = False) -> Path:
-    """Dynamic INT8 weights; per-tensor by default (measured closer to fp32 on vt-tiny)."""
+    """Dynamic 8-bit (uint8) weights; per-tensor by default (measured closer to fp32 on
+    vt-tiny)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     nodes = weight_nodes(source, (*WEIGHT_OPS[:2], "Gather"))
     with _quiet_root_logger():
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8,
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QUInt8,
                          per_channel=per_channel, reduce_range=False,
                          op_types_to_quantize=["MatMul", "Gemm", "Gather"],
                          nodes_to_quantize=nodes)
