@@ -6,9 +6,12 @@ onnxruntime's u8 x s8 integer GEMM on AVX2 / AVX512BW (no VNNI) multiplies with
 leave the int16 range on real inputs therefore answers differently on such CPUs. This runs
 the bundle's graphs on real prompts (prefill and decoding steps), reads every
 ``MatMulInteger``'s quantized activations, and counts the outputs that would take a
-saturated pair.
+saturated pair. ``--emulate OUT`` also writes a copy of the bundle whose u8 x s8 products
+compute as that kernel does, so ``vtedge eval --model OUT`` gives such a CPU's answers on
+any CPU.
 
-    python -m benchmarks.int8_saturation [--model BUNDLE] [--data RECORDS] [--clips 4]
+    python -m benchmarks.int8_saturation [--model BUNDLE...] [--data RECORDS] [--clips 4]
+        [--emulate OUT]
 """
 
 from __future__ import annotations
@@ -69,6 +72,90 @@ def graph_saturation(path: Path, feeds: list[dict]) -> dict:
     return stats
 
 
+def _saturating_matmul(node, prefix: str) -> list:
+    """Float nodes for ``node`` (u8 x s8 ``MatMulInteger``) that read the constants
+    ``prefix + even/odd/colsum/…`` and saturate each adjacent product pair to int16."""
+    from onnx import TensorProto, helper
+
+    def n(*names: str) -> list[str]:
+        return [prefix + name for name in names]
+
+    a, zero_point = node.input[0], node.input[2] if len(node.input) > 2 else ""
+    nodes = [
+        helper.make_node("Cast", [a], n("a"), to=TensorProto.FLOAT),
+        helper.make_node("Slice", n("a", "zero", "k", "last", "two"), n("a_even")),
+        helper.make_node("Slice", n("a", "one", "k", "last", "two"), n("a_odd")),
+        helper.make_node("Unsqueeze", n("a_even", "last"), n("a_even_col")),
+        helper.make_node("Unsqueeze", n("a_odd", "last"), n("a_odd_col")),
+        helper.make_node("Mul", n("a_even_col", "even"), n("p_even")),
+        helper.make_node("Mul", n("a_odd_col", "odd"), n("p_odd")),
+        helper.make_node("Add", n("p_even", "p_odd"), n("pair")),
+        helper.make_node("Clip", n("pair", "low", "high"), n("pair_int16")),
+        helper.make_node("ReduceSum", n("pair_int16", "pairs"), n("sum"), keepdims=0),
+    ]
+    result = "sum"
+    if zero_point:  # the activations' zero point, times each weight column's sum
+        nodes += [helper.make_node("Cast", [zero_point], n("zero_point"), to=TensorProto.FLOAT),
+                  helper.make_node("Mul", n("zero_point", "colsum"), n("offset")),
+                  helper.make_node("Sub", n("sum", "offset"), n("shifted"))]
+        result = "shifted"
+    return nodes + [helper.make_node("Cast", n(result), [node.output[0]], to=TensorProto.INT32)]
+
+
+def emulate_pair_saturation(model) -> int:
+    """Rewrite every u8 x s8 ``MatMulInteger`` of ``model`` (an ``onnx.ModelProto``) as
+    float ops that saturate each adjacent product pair to int16 before summing (exact: the
+    sums stay far below 2**24); returns how many nodes it rewrote."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    nodes, constants, rewritten = [], [], 0
+    for node in graph.node:
+        weight = weights.get(node.input[1]) if node.op_type == "MatMulInteger" else None
+        if weight is None or weight.dtype != np.int8 or weight.shape[0] % 2:
+            nodes.append(node)
+            continue
+        rewritten += 1
+        prefix = f"emulated_{rewritten}_"
+        w = weight.astype(np.float32)
+        for name, value in (("even", w[0::2]), ("odd", w[1::2]), ("colsum", w.sum(0)),
+                            ("zero", [0]), ("one", [1]), ("k", [len(w)]), ("last", [-1]),
+                            ("two", [2]), ("pairs", [-2]), ("low", np.float32(INT16[0])),
+                            ("high", np.float32(INT16[1]))):
+            constants.append(numpy_helper.from_array(np.asarray(value), prefix + name))
+        nodes += _saturating_matmul(node, prefix)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.initializer.extend(constants)
+    return rewritten
+
+
+def write_emulated_bundle(bundle: Path, out: Path) -> int:
+    """``bundle`` with its u8 x s8 products computed as a non-VNNI x86 CPU does."""
+    import json
+    import shutil
+
+    import onnx
+
+    from vtedge.bundle import MANIFEST, TOKENIZER, verify_bundle, write_manifest
+
+    manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
+    out.mkdir(parents=True, exist_ok=True)
+    rewritten = 0
+    for name in manifest["graphs"].values():
+        model = onnx.load(str(bundle / name))
+        rewritten += emulate_pair_saturation(model)
+        onnx.save(model, str(out / name))
+    shutil.copyfile(bundle / TOKENIZER, out / TOKENIZER)
+    manifest["quantization"] = {**manifest["quantization"],
+                                "emulated": "u8 x s8 pair sums saturated to int16 (no VNNI)"}
+    write_manifest(out, {k: v for k, v in manifest.items()
+                         if k not in ("format", "format_version", "files")})
+    verify_bundle(out)
+    return rewritten
+
+
 def bundle_rows(bundle: Path, data: Path, clips: int, steps: int) -> list[list]:
     """One row per graph of ``bundle`` and one for the whole bundle."""
     from vtedge.datasets import load_records
@@ -114,9 +201,17 @@ def main() -> None:
                         help="Records whose clips and questions feed the graphs")
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--steps", type=int, default=32, help="Decoding steps per clip")
+    parser.add_argument("--emulate", type=Path, metavar="OUT",
+                        help="Also write the (single) bundle with a non-VNNI CPU's products")
     args = parser.parse_args()
 
     bundles = args.model or [model_path(None)]
+    if args.emulate:
+        if len(bundles) > 1:
+            parser.error("--emulate takes one --model")
+        rewritten = write_emulated_bundle(bundles[0], args.emulate)
+        print(f"wrote {args.emulate}: {rewritten} u8 x s8 MatMulInteger nodes saturate as on "
+              f"a non-VNNI CPU (vtedge eval --model {args.emulate} …)")
     rows = [row for bundle in bundles
             for row in bundle_rows(bundle, args.data, args.clips, args.steps)]
     command = "python -m benchmarks.int8_saturation"

@@ -43,17 +43,12 @@ def test_int8_bundle_passes_the_parity_gate_and_is_smaller(int8_bundle, fp32_bun
 def test_int8_weights_are_uint8_so_no_cpu_saturates_their_products(int8_bundle):
     from onnx import numpy_helper
 
-    from benchmarks.int8_saturation import saturated_outputs
-
     for name in ("vision_encoder.onnx", "decoder_model_merged.onnx"):
         graph = onnx.load(str(int8_bundle / name)).graph
         weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
         integer = [n for n in graph.node if n.op_type == "MatMulInteger"]
         assert integer and all(weights[n.input[1]].dtype == np.uint8 for n in integer)
-    # Why: 255 * 127 twice leaves int16, the sum a non-VNNI x86 u8 x s8 kernel keeps.
-    activations = np.array([[255, 255, 1, 1]], dtype=np.uint8)
-    weights = np.array([[127, 64], [127, 63], [127, 1], [127, 1]], dtype=np.int8)
-    assert saturated_outputs(activations, weights) == (1, 64770)
+
 
 def test_graphs_use_the_onnx_community_layout(fp32_bundle):
     decoder = onnx.load(str(fp32_bundle / "decoder_model_merged.onnx"))
