@@ -12,16 +12,29 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def vector_extensions(flags: set[str]) -> str:
+    """The x86 vector level that decides which kernels run, and so the last bits of
+    results: int8 products without VNNI saturate (``benchmarks.int8_saturation``)."""
+    level = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ""
+    if level and flags & {"avx512_vnni", "avx_vnni"}:
+        level += " + VNNI"
+    return level
+
+
 def device_name() -> str:
-    """The CPU model and core count, plus the GPU when torch is already loaded and sees one."""
-    cpu = platform.processor() or platform.machine()
+    """The CPU model, vector level and core count, plus the GPU when torch is already loaded
+    and sees one."""
+    cpu, flags = platform.processor() or platform.machine(), set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
+    cpu = ", ".join(part for part in (cpu, vector_extensions(flags)) if part)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     name = f"{cores}-core CPU ({cpu})"
     torch = __import__("sys").modules.get("torch")
