@@ -52,7 +52,8 @@ def graph_saturation(path: Path, feeds: list[dict]) -> dict:
     model = onnx.load(str(path))
     weights = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     nodes = [n for n in model.graph.node
-             if n.op_type == "MatMulInteger" and weights[n.input[1]].dtype == np.int8]
+             if n.op_type == "MatMulInteger" and n.input[1] in weights
+             and weights[n.input[1]].dtype == np.int8]
     for node in nodes:
         model.graph.output.append(onnx.helper.make_tensor_value_info(
             node.input[0], onnx.TensorProto.UINT8, None))

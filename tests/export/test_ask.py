@@ -140,7 +140,6 @@ def test_predict_is_resumable(int8_bundle, synth_data, tmp_path):
     assert all(r["timings"]["new_tokens"] == 4 for r in rows)
 
 
-
 def test_predict_refuses_to_resume_another_runs_file(int8_bundle, synth_data, tmp_path):
     from vtedge.datasets import load_records
     from vtedge.errors import DatasetError
@@ -153,6 +152,7 @@ def test_predict_refuses_to_resume_another_runs_file(int8_bundle, synth_data, tm
     with pytest.raises(DatasetError, match="another model or decoding settings"):
         predict(int8_bundle, records, out, provider="cpu", max_new_tokens=5, progress=False)
     assert out.read_text() == before
+
 
 def test_a_tampered_bundle_is_refused_before_it_runs(int8_bundle, synth_record, tmp_path):
     import shutil

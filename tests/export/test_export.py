@@ -39,7 +39,6 @@ def test_int8_bundle_passes_the_parity_gate_and_is_smaller(int8_bundle, fp32_bun
     assert graph_bytes(fp32_bundle) / graph_bytes(int8_bundle) > 3.0
 
 
-
 def test_int8_weights_are_uint8_so_no_cpu_saturates_their_products(int8_bundle):
     from onnx import numpy_helper
 
