@@ -161,16 +161,11 @@ def bundle_rows(bundle: Path, data: Path, clips: int, steps: int) -> list[list]:
     """One row per graph of ``bundle`` and one for the whole bundle."""
     from vtedge.datasets import load_records
     from vtedge.export.bundle_export import calibration_feeds
-    from vtedge.runtime import BundleRuntime, prepare_prompt, stop_token_ids
+    from vtedge.runtime import BundleRuntime, stop_token_ids
 
     runtime = BundleRuntime(bundle, "cpu")
-    manifest, config = runtime.bundle.manifest, runtime.bundle.manifest["model_config"]
-    fitted = runtime.spec.replace(resized_height=runtime.bundle.bucket["height"],
-                                  resized_width=runtime.bundle.bucket["width"])
-    prompts = [prepare_prompt(r.video_path, r.problem, list(r.options) or None, fitted,
-                              runtime.tokenizer, runtime.bundle.token_ids["video_token_id"],
-                              merge_size=config["merge_size"],
-                              tokens_per_second=config["tokens_per_second"])
+    manifest = runtime.bundle.manifest
+    prompts = [runtime.prompt(r.video_path, r.problem, list(r.options) or None, runtime.spec)
                for r in list(load_records(data))[:clips]]
     feeds = calibration_feeds(runtime, prompts, stop_token_ids(runtime.bundle.token_ids), steps)
     weights = manifest["quantization"].get("weights", manifest["quantization"]["method"])

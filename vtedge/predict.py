@@ -75,7 +75,7 @@ def predict(model: str | Path | None, records: Sequence, out: str | Path, *,
     """Append one ``{"problem_id", "output", "answer", "run", "timings"}`` line per new
     record."""
     from vtedge.progress import progress_bar
-    from vtedge.runtime import model_path, open_model
+    from vtedge.runtime import existing_model_path, open_model
 
     decoding = published_decoding()
     max_new_tokens = max_new_tokens or int(decoding["max_tokens"])
@@ -83,13 +83,9 @@ def predict(model: str | Path | None, records: Sequence, out: str | Path, *,
     top_p = decoding["top_p"] if top_p is None else top_p
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if warn is None:
-        def warn(message: str) -> None:
-            print(f"vtedge: warning: {message}", file=sys.stderr)
-    runtime = open_model(model, provider, warn=warn)
-    run = run_fingerprint(model_path(model), {"max_new_tokens": max_new_tokens,
-                                              "temperature": temperature, "top_p": top_p,
-                                              "seed": seed})
+    model = existing_model_path(model)
+    run = run_fingerprint(model, {"max_new_tokens": max_new_tokens,
+                                  "temperature": temperature, "top_p": top_p, "seed": seed})
     done, anonymous = _done(out, run)
     todo = []
     for record in records:
@@ -100,6 +96,12 @@ def predict(model: str | Path | None, records: Sequence, out: str | Path, *,
         elif str(record.problem_id) in done:
             continue
         todo.append(record)
+    if not todo:
+        return out
+    if warn is None:
+        def warn(message: str) -> None:
+            print(f"vtedge: warning: {message}", file=sys.stderr)
+    runtime = open_model(model, provider, warn=warn)
     with progress_bar("predict", len(todo), disable=not progress, transient=True) as advance, \
             out.open("a", encoding="utf-8") as sink:
         for record in todo:

@@ -180,15 +180,8 @@ class BundleRuntime:
             temperature: float = 0.0, top_p: float = 1.0, seed: int = 0,
             on_text: Callable[[str], None] | None = None) -> Answer:
         spec = resolve_spec(self.spec, spec)
-        bucket = self.bundle.bucket
-        check_bucket(spec, bucket)
-        config = self.bundle.manifest["model_config"]
         ids = self.bundle.token_ids
-        # The vision encoder takes one frame size: every clip is resized to it.
-        fitted = spec.replace(resized_height=bucket["height"], resized_width=bucket["width"])
-        prompt = prepare_prompt(video, question, options, fitted, self.tokenizer,
-                                ids["video_token_id"], merge_size=config["merge_size"],
-                                tokens_per_second=config["tokens_per_second"])
+        prompt = self.prompt(video, question, options, spec)
         self._warn_if_stretched(video, spec, prompt.clip)
         timings = dict(prompt.timings)
         start = time.perf_counter()
@@ -206,6 +199,19 @@ class BundleRuntime:
                        new_tokens=len(generation.tokens),
                        tokens_per_s=generation.tokens_per_s, prompt_tokens=len(prompt.input_ids))
         return make_answer(stream.text(), options, timings)
+
+    def prompt(self, video: str | Path, question: str, options: list[str] | None,
+               spec: VisionSpec) -> Prompt:
+        """The prompt this bundle takes: ``spec``'s frames resized to the bucket, because
+        the vision encoder takes one frame size."""
+        bucket = self.bundle.bucket
+        check_bucket(spec, bucket)
+        config = self.bundle.manifest["model_config"]
+        fitted = spec.replace(resized_height=bucket["height"], resized_width=bucket["width"])
+        return prepare_prompt(video, question, options, fitted, self.tokenizer,
+                              self.bundle.token_ids["video_token_id"],
+                              merge_size=config["merge_size"],
+                              tokens_per_second=config["tokens_per_second"])
 
     def _warn_if_stretched(self, video, spec: VisionSpec, clip) -> None:
         """Say once per source size when the bucket changes a clip's aspect: the torch
@@ -238,15 +244,21 @@ def model_path(path: str | Path | None) -> Path:
     return embedded
 
 
+def existing_model_path(path: str | Path | None) -> Path:
+    """``model_path(path)``, refused with a one-line error when nothing is there."""
+    path = model_path(path)
+    if not path.exists():
+        raise MissingPathError(f"{path}: no such model (bundle or checkpoint directory)")
+    return path
+
+
 def open_model(path: str | Path | None, provider: str = "auto", *,
                cache_dir: str | Path | None = None, warn: Callable[[str], None] | None = None):
     """A runtime for a bundle (onnxruntime) or a checkpoint directory (torch).
 
     Both have ``ask(video, question, options, …) -> Answer`` and a ``spec``.
     """
-    path = model_path(path)
-    if not path.exists():
-        raise MissingPathError(f"{path}: no such model (bundle or checkpoint directory)")
+    path = existing_model_path(path)
     if is_bundle(path):
         return BundleRuntime(path, provider, cache_dir, warn=warn)
     if path.is_dir() and (path / "config.json").is_file():
