@@ -198,6 +198,40 @@ def test_restate_goal_opens_the_walk_with_the_question_reworded(splits, split, t
         assert b["process"] == a["process"].replace("<think>", f"<think>{expected} ", 1)
 
 
+@pytest.mark.parametrize("split", ["train", "ood"])
+def test_tally_counts_keeps_a_running_count_through_the_walk(splits, split, tmp_path):
+    """With ``tally``, every walk step of a ``count`` trace says the change, then how many
+    of the walk's changes so far were the asked shape's, ending at the answer; the
+    focused blocks, the other families and everything but the trace are unchanged."""
+    _, paths = splits
+    plain = _lines(paths[split])
+    tallied = generate_split(tmp_path / split, len(plain), seed=3, split=split,
+                             progress=False, tally=True)
+    assert json.loads((tmp_path / split / "split.json").read_text())["tally"] is True
+    phase_counts = _phase_counts(tallied)
+    counted = 0
+    for a, b in zip(plain, _lines(tallied), strict=True):
+        assert {k: v for k, v in a.items() if k != "process"} == \
+            {k: v for k, v in b.items() if k != "process"}
+        if a["family"] != "count":
+            assert b["process"] == a["process"]
+            continue
+        counted += 1
+        shape = re.match(r"How many times did the (\w+) ", a["problem"]).group(1)
+        phases = phase_counts[a["problem_id"]]
+        old, new = a["process"].splitlines(), b["process"].splitlines()
+        assert old[phases:] == new[phases:]
+        total = 0
+        for line in new[:phases]:
+            thought = re.search(r"<think>(.*)</think>", line).group(1)
+            change, tally = thought.split(". ", 1)
+            total += change.startswith(f"The {shape} ")
+            assert tally == f"The {shape}: {total} so far."
+        letter = b["solution"].removeprefix("<answer>").removesuffix("</answer>")
+        assert b["options"]["ABCDEF".index(letter)] == f"{letter}. {total}"
+    assert counted
+
+
 def test_shape_questions_list_the_shapes_in_a_fixed_order(splits):
     """``after`` and ``order`` ask which shape changed; the letter names the conclusion's shape."""
     _, paths = splits

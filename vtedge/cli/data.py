@@ -53,9 +53,14 @@ def command() -> None:
     help="Open the first walk step's thought with what the question looks for ('I look for "
     "when the circle vanished, then the square's colour.'). Clips and questions are unchanged.",
 )
+@click.option(
+    "--tally-counts", is_flag=True,
+    help="End each walk step of a `count` question with the running count ('The circle: 1 so "
+    "far.') instead of the change notes. Clips and questions are unchanged.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def synth(out: str, n: int, seed: int, split: str, families: str | None, workers: int | None,
-          compare_states: bool, restate_goal: bool, quiet: bool) -> None:
+          compare_states: bool, restate_goal: bool, tally_counts: bool, quiet: bool) -> None:
     """Write synthetic clips with known events and Video-Thinker-format questions.
 
     \b
@@ -76,7 +81,8 @@ def synth(out: str, n: int, seed: int, split: str, families: str | None, workers
     began = time.perf_counter()
     try:
         path = generate_split(Path(out), n, seed, split, progress=not quiet, workers=workers,
-                              families=chosen, compare=compare_states, goal=restate_goal)
+                              families=chosen, compare=compare_states, goal=restate_goal,
+                              tally=tally_counts)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--families") from None
     seconds = time.perf_counter() - began

@@ -69,11 +69,12 @@ def split_families(config: SplitConfig, families: tuple[str, ...] | None) -> tup
 
 def make_record(out: Path, index: int, seed: int, split: str,
                 families: tuple[str, ...] | None = None, compare: bool = False,
-                goal: bool = False) -> dict:
+                goal: bool = False, tally: bool = False) -> dict:
     """Sample, render and write record ``index`` of a split; returns its JSON dict.
     ``compare`` opens each walk step's thought with every shape then and now and a
-    verdict; ``goal`` opens the first with what the question looks for (the scene, clip
-    and question do not change)."""
+    verdict; ``goal`` opens the first with what the question looks for; ``tally`` ends
+    each of a ``count`` walk's steps with the running count (the scene, clip and question
+    do not change)."""
     config = get_split(split)
     rng = np.random.default_rng([seed, config.code, index])
     asked = split_families(config, families)
@@ -96,7 +97,7 @@ def make_record(out: Path, index: int, seed: int, split: str,
         "problem_type": "multiple choice",
         "options": question.options,
         "solution": f"<answer>{question.letter}</answer>",
-        "process": question.process(compare, goal),
+        "process": question.process(compare, goal, tally),
         "data_type": "video",
         "path": relative,
         "data_source": DATA_SOURCE,
@@ -108,15 +109,16 @@ def make_record(out: Path, index: int, seed: int, split: str,
     }
 
 
-def _make_chunk(args: tuple[Path, list[int], int, str, tuple[str, ...] | None, bool, bool]
-                ) -> list[dict]:
-    out, indices, seed, split, families, compare, goal = args
-    return [make_record(out, i, seed, split, families, compare, goal) for i in indices]
+def _make_chunk(args: tuple[Path, list[int], int, str, tuple[str, ...] | None, bool, bool,
+                            bool]) -> list[dict]:
+    out, indices, seed, split, families, compare, goal, tally = args
+    return [make_record(out, i, seed, split, families, compare, goal, tally) for i in indices]
 
 
 def generate_split(
     out: Path, n: int, seed: int, split: str, progress: bool = True, workers: int | None = None,
     families: tuple[str, ...] | None = None, compare: bool = False, goal: bool = False,
+    tally: bool = False,
 ) -> Path:
     """Write ``n`` records of ``split`` under ``out``; returns ``out/records.jsonl``.
 
@@ -124,7 +126,7 @@ def generate_split(
     ``families`` keeps only those question families (``describe`` alone makes the timed
     captions of the alignment stage). ``compare`` writes walk steps that set each shape
     then beside now before naming the change, ``goal`` a first step that restates the
-    question's goal (``make_record``).
+    question's goal, ``tally`` ``count`` walks that keep a running count (``make_record``).
     """
     config = get_split(split)
     asked = split_families(config, families)
@@ -135,8 +137,8 @@ def generate_split(
     if workers is None:
         workers = max(1, min(2, os.cpu_count() or 1))
     chunk = 16
-    jobs = [(out, list(range(s, min(n, s + chunk))), seed, split, families, compare, goal)
-            for s in range(0, n, chunk)]
+    jobs = [(out, list(range(s, min(n, s + chunk))), seed, split, families, compare, goal,
+             tally) for s in range(0, n, chunk)]
 
     from vtedge.progress import progress_bar
 
@@ -163,6 +165,7 @@ def generate_split(
         "families": list(asked),
         "walk": "compare" if compare else "plain",
         "goal": goal,
+        "tally": tally,
         "seed": seed,
         "n": n,
         "fps": FPS,

@@ -33,7 +33,8 @@ ORDINALS = {"first": 0, "second": 1, "last": -1}
 class Block:
     """One gold reasoning block: a span in whole seconds, its caption and thought, and the
     time of the event it shows (the walk repeats the thought at that phase's start).
-    A walk step also holds its ``comparison``, which opens the thought when asked for."""
+    A walk step also holds its ``comparison``, which opens the thought when asked for, and
+    its ``tallied`` thought, which replaces it when a running tally is asked for."""
 
     start: float
     end: float
@@ -41,6 +42,7 @@ class Block:
     thought: str
     event_time: float | None = None
     comparison: str = ""
+    tallied: str = ""
 
     def render(self) -> str:
         return (
@@ -57,7 +59,8 @@ class Block:
 class Question:
     """A multiple-choice question with its gold trace; ``answer`` indexes ``choices``.
     ``blocks`` are the evidence (the record's segments); ``walk`` precedes them. ``goal``
-    restates what the question looks for, in the words the walk's notes use."""
+    restates what the question looks for, in the words the walk's notes use; ``tally``
+    holds one running-count note per phase (``count`` only)."""
 
     family: str
     problem: str
@@ -67,6 +70,7 @@ class Question:
     conclusion: str
     walk: tuple[Block, ...] = ()
     goal: str = ""
+    tally: tuple[str, ...] = ()
 
     @property
     def options(self) -> list[str]:
@@ -76,10 +80,13 @@ class Question:
     def letter(self) -> str:
         return OPTION_LETTERS[self.answer]
 
-    def process(self, compare: bool = False, goal: bool = False) -> str:
+    def process(self, compare: bool = False, goal: bool = False, tally: bool = False) -> str:
         """The gold trace; ``compare`` opens each walk step's thought with its comparison,
-        ``goal`` the first one's with the question's goal."""
+        ``goal`` the first one's with the question's goal, ``tally`` ends each with the
+        running count instead of the focused notes."""
         walk, blocks = list(self.walk), list(self.blocks)
+        if tally:
+            walk = [replace(b, thought=b.tallied) if b.tallied else b for b in walk]
         if goal and walk:
             walk[0] = walk[0].opened_with(self.goal)
         steps = [b.opened_with(b.comparison) if compare else b for b in walk + blocks]
@@ -179,16 +186,17 @@ def _comparison(scene: Scene, phase: int) -> str:
     return " ".join(clauses)
 
 
-def _phase_block(scene: Scene, phase: int, notes: list[str]) -> Block:
+def _phase_block(scene: Scene, phase: int, notes: list[str], tally: str = "") -> Block:
     """One step of the walk: the whole phase, every visible shape, what changed at its
     start, then ``notes`` (the thoughts of focused blocks on that change); its comparison
-    is each shape then and now."""
+    is each shape then and now, its tallied thought the change then ``tally``."""
     start = phase * scene.phase_seconds
     caption, _ = _phase_caption(scene, start + scene.phase_seconds / 2)
     change = ("No change yet." if phase == 0
               else f"{_cap(describe(scene, scene.events[phase - 1]))}.")
     return Block(start, start + scene.phase_seconds, caption, " ".join([change, *notes]),
-                 comparison=_comparison(scene, phase) if phase else "")
+                 comparison=_comparison(scene, phase) if phase else "",
+                 tallied=f"{change} {tally}" if tally else "")
 
 
 def _walks(ask: Callable[[np.random.Generator, Scene], Question | None]):
@@ -204,7 +212,9 @@ def _walks(ask: Callable[[np.random.Generator, Scene], Question | None]):
             if block.event_time is not None:
                 phase = round(block.event_time / scene.phase_seconds)
                 notes.setdefault(phase, []).append(block.thought)
-        walk = tuple(_phase_block(scene, p, notes.get(p, [])) for p in range(scene.phases))
+        tallies = question.tally or ("",) * scene.phases
+        walk = tuple(_phase_block(scene, p, notes.get(p, []), tallies[p])
+                     for p in range(scene.phases))
         return replace(question, walk=walk)
 
     return walked
@@ -301,7 +311,18 @@ def ask_count(rng: np.random.Generator, scene: Scene) -> Question | None:
         tuple(blocks),
         f"So the count for the {shape} is {len(mine)}.",
         goal=f"I count the changes of the {shape}.",
+        tally=_tally(scene, shape, mine),
     )
+
+
+def _tally(scene: Scene, shape: str, mine: list[Event]) -> tuple[str, ...]:
+    """``The circle: 1 so far.`` after every walk step: whether a step adds one compares
+    its change with the shape named a step before, not with the question ~450 tokens back
+    (the walk's count notes land on other shapes' changes, benchmarks/results/training.md,
+    session 19)."""
+    phases = [round(e.time / scene.phase_seconds) for e in mine]
+    return tuple(f"The {shape}: {sum(p <= phase for p in phases)} so far."
+                 for phase in range(scene.phases))
 
 
 @_walks
