@@ -36,13 +36,6 @@ MODEL_PRESETS: dict[str, ModelPreset] = {
         vision_hidden_size=128, vision_depth=2, vision_heads=4, vision_intermediate_size=256,
         vocab_size=2048, spec="tiny",
     ),
-    # twice vt-tiny's parameters: its vision tower under a 1.5x wider, 1.5x deeper decoder, to
-    # measure what capacity buys on the recipe (benchmarks/results/training.md, session 19).
-    "vt-wide": ModelPreset(
-        hidden_size=192, layers=6, heads=6, kv_heads=2, intermediate_size=512,
-        vision_hidden_size=128, vision_depth=2, vision_heads=4, vision_intermediate_size=256,
-        vocab_size=2048, spec="tiny",
-    ),
     # ~18M parameters: a larger CPU-scale model, e.g. a teacher for distillation into vt-tiny.
     "vt-small": ModelPreset(
         hidden_size=384, layers=8, heads=6, kv_heads=2, intermediate_size=1024,

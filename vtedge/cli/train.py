@@ -83,7 +83,7 @@ def summarize(prefix: str, values: dict) -> str:
 @command.command("sft")
 @common_options
 @click.option("--model", default="vt-tiny", show_default=True,
-              help="Checkpoint directory or preset (vt-tiny, vt-wide, vt-small).")
+              help="Checkpoint directory or preset (vt-tiny, vt-small).")
 @click.option("--task", type=click.Choice(["trace", "caption", "options"]), default="trace",
               show_default=True,
               help="trace: write the Video-Thinker trace and answer. caption: write the "
