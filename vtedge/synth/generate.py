@@ -126,7 +126,7 @@ def generate_split(
     ``families`` keeps only those question families (``describe`` alone makes the timed
     captions of the alignment stage). ``compare`` writes walk steps that set each shape
     then beside now before naming the change, ``goal`` a first step that restates the
-    question's goal, ``tally`` ``count`` walks that keep a running count (``make_record``).
+    question's goal, ``tally`` makes ``count`` walks keep a running count (``make_record``).
     """
     config = get_split(split)
     asked = split_families(config, families)
