@@ -199,6 +199,11 @@ def _phase_block(scene: Scene, phase: int, notes: list[str], tally: str = "") ->
                  tallied=f"{change} {tally}" if tally else "")
 
 
+def _step_of(scene: Scene, time: float) -> int:
+    """The walk step whose start names the change at ``time``."""
+    return round(time / scene.phase_seconds)
+
+
 def _walks(ask: Callable[[np.random.Generator, Scene], Question | None]):
     """Put the phase walk before a family's focused blocks."""
 
@@ -210,8 +215,7 @@ def _walks(ask: Callable[[np.random.Generator, Scene], Question | None]):
         notes: dict[int, list[str]] = {}
         for block in question.blocks:
             if block.event_time is not None:
-                phase = round(block.event_time / scene.phase_seconds)
-                notes.setdefault(phase, []).append(block.thought)
+                notes.setdefault(_step_of(scene, block.event_time), []).append(block.thought)
         tallies = question.tally or ("",) * scene.phases
         walk = tuple(_phase_block(scene, p, notes.get(p, []), tallies[p])
                      for p in range(scene.phases))
@@ -320,7 +324,7 @@ def _tally(scene: Scene, shape: str, mine: list[Event]) -> tuple[str, ...]:
     its change with the shape named a step before, not with the question ~450 tokens back
     (the walk's count notes land on other shapes' changes, benchmarks/results/training.md,
     session 19)."""
-    phases = [round(e.time / scene.phase_seconds) for e in mine]
+    phases = [_step_of(scene, e.time) for e in mine]
     return tuple(f"The {shape}: {sum(p <= phase for p in phases)} so far."
                  for phase in range(scene.phases))
 
