@@ -20,6 +20,7 @@ from vtedge.synth import (
     HELD_OUT_PAIRS,
     SHAPES,
     TWO_HOP_FAMILIES,
+    TraceStyle,
     generate_split,
     make_record,
     sample_scene,
@@ -137,13 +138,14 @@ def test_compare_states_sets_every_shape_then_beside_now(splits, split, tmp_path
     plain = paths[split]
     n = len(_lines(plain))
     compared = generate_split(tmp_path / split, n, seed=3, split=split, progress=False,
-                              compare=True)
+                              style=TraceStyle(compare=True))
     clause = r"The (\w+) was ([\w ]+?), now ([\w ]+?): ([\w ]+?)\."
     for a, b in zip(_lines(plain), _lines(compared), strict=True):
         assert {k: v for k, v in a.items() if k != "process"} == \
             {k: v for k, v in b.items() if k != "process"}
         assert re.sub(clause + " ", "", b["process"]) == a["process"]
-    assert json.loads((tmp_path / split / "split.json").read_text())["walk"] == "compare"
+    info = json.loads((tmp_path / split / "split.json").read_text())
+    assert info["trace_style"] == {**vars(TraceStyle()), "compare": True}
     phase_counts = _phase_counts(compared)
 
     def looks(caption):
@@ -185,8 +187,9 @@ def test_restate_goal_opens_the_walk_with_the_question_reworded(splits, split, t
     _, paths = splits
     plain = _lines(paths[split])
     goals = _lines(generate_split(tmp_path / split, len(plain), seed=3, split=split,
-                                  progress=False, goal=True))
-    assert json.loads((tmp_path / split / "split.json").read_text())["goal"] is True
+                                  progress=False, style=TraceStyle(goal=True)))
+    info = json.loads((tmp_path / split / "split.json").read_text())
+    assert info["trace_style"] == {**vars(TraceStyle()), "goal": True}
     for a, b in zip(plain, goals, strict=True):
         assert {k: v for k, v in a.items() if k != "process"} == \
             {k: v for k, v in b.items() if k != "process"}
@@ -206,8 +209,9 @@ def test_tally_counts_keeps_a_running_count_through_the_walk(splits, split, tmp_
     _, paths = splits
     plain = _lines(paths[split])
     tallied = generate_split(tmp_path / split, len(plain), seed=3, split=split,
-                             progress=False, tally=True)
-    assert json.loads((tmp_path / split / "split.json").read_text())["tally"] is True
+                             progress=False, style=TraceStyle(tally=True))
+    info = json.loads((tmp_path / split / "split.json").read_text())
+    assert info["trace_style"] == {**vars(TraceStyle()), "tally": True}
     phase_counts = _phase_counts(tallied)
     counted = 0
     for a, b in zip(plain, _lines(tallied), strict=True):

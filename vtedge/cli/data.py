@@ -75,14 +75,14 @@ def synth(out: str, n: int, seed: int, split: str, families: str | None, workers
     """
     from pathlib import Path
 
-    from vtedge.synth import generate_split
+    from vtedge.synth import TraceStyle, generate_split
 
     chosen = tuple(f.strip() for f in families.split(",") if f.strip()) if families else None
     began = time.perf_counter()
     try:
         path = generate_split(Path(out), n, seed, split, progress=not quiet, workers=workers,
-                              families=chosen, compare=compare_states, goal=restate_goal,
-                              tally=tally_counts)
+                              families=chosen,
+                              style=TraceStyle(compare_states, restate_goal, tally_counts))
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--families") from None
     seconds = time.perf_counter() - began

@@ -9,7 +9,14 @@ from vtedge.synth.generate import (
     get_split,
     make_record,
 )
-from vtedge.synth.questions import BASE_FAMILIES, FAMILIES, TWO_HOP_FAMILIES, Block, Question
+from vtedge.synth.questions import (
+    BASE_FAMILIES,
+    FAMILIES,
+    TWO_HOP_FAMILIES,
+    Block,
+    Question,
+    TraceStyle,
+)
 from vtedge.synth.render import render_frame, render_frames, write_clip
 from vtedge.synth.scene import COLOURS, HELD_OUT_PAIRS, SHAPES, Event, Scene, sample_scene
 
@@ -23,6 +30,7 @@ __all__ = [
     "SHAPES",
     "SPLITS",
     "TWO_HOP_FAMILIES",
+    "TraceStyle",
     "Block",
     "Event",
     "Question",

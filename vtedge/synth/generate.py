@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vtedge.synth.questions import BASE_FAMILIES, FAMILIES, TWO_HOP_FAMILIES
+from vtedge.synth.questions import BASE_FAMILIES, FAMILIES, PLAIN, TWO_HOP_FAMILIES, TraceStyle
 from vtedge.synth.render import FPS, SIZE, write_clip
 from vtedge.synth.scene import sample_scene
 
@@ -68,13 +68,10 @@ def split_families(config: SplitConfig, families: tuple[str, ...] | None) -> tup
 
 
 def make_record(out: Path, index: int, seed: int, split: str,
-                families: tuple[str, ...] | None = None, compare: bool = False,
-                goal: bool = False, tally: bool = False) -> dict:
-    """Sample, render and write record ``index`` of a split; returns its JSON dict.
-    ``compare`` opens each walk step's thought with every shape then and now and a
-    verdict; ``goal`` opens the first with what the question looks for; ``tally`` ends
-    each of a ``count`` walk's steps with the running count (the scene, clip and question
-    do not change)."""
+                families: tuple[str, ...] | None = None,
+                style: TraceStyle = PLAIN) -> dict:
+    """Sample, render and write record ``index`` of a split, its trace worded as ``style``
+    asks; returns its JSON dict."""
     config = get_split(split)
     rng = np.random.default_rng([seed, config.code, index])
     asked = split_families(config, families)
@@ -97,7 +94,7 @@ def make_record(out: Path, index: int, seed: int, split: str,
         "problem_type": "multiple choice",
         "options": question.options,
         "solution": f"<answer>{question.letter}</answer>",
-        "process": question.process(compare, goal, tally),
+        "process": question.process(style),
         "data_type": "video",
         "path": relative,
         "data_source": DATA_SOURCE,
@@ -109,24 +106,21 @@ def make_record(out: Path, index: int, seed: int, split: str,
     }
 
 
-def _make_chunk(args: tuple[Path, list[int], int, str, tuple[str, ...] | None, bool, bool,
-                            bool]) -> list[dict]:
-    out, indices, seed, split, families, compare, goal, tally = args
-    return [make_record(out, i, seed, split, families, compare, goal, tally) for i in indices]
+def _make_chunk(args: tuple[Path, list[int], int, str, tuple[str, ...] | None, TraceStyle]
+                ) -> list[dict]:
+    out, indices, seed, split, families, style = args
+    return [make_record(out, i, seed, split, families, style) for i in indices]
 
 
 def generate_split(
     out: Path, n: int, seed: int, split: str, progress: bool = True, workers: int | None = None,
-    families: tuple[str, ...] | None = None, compare: bool = False, goal: bool = False,
-    tally: bool = False,
+    families: tuple[str, ...] | None = None, style: TraceStyle = PLAIN,
 ) -> Path:
     """Write ``n`` records of ``split`` under ``out``; returns ``out/records.jsonl``.
 
     ``workers`` processes render and encode in parallel (default: up to 2, the CPU count).
     ``families`` keeps only those question families (``describe`` alone makes the timed
-    captions of the alignment stage). ``compare`` writes walk steps that set each shape
-    then beside now before naming the change, ``goal`` a first step that restates the
-    question's goal, ``tally`` makes ``count`` walks keep a running count (``make_record``).
+    captions of the alignment stage). ``style`` words the traces (``TraceStyle``).
     """
     config = get_split(split)
     asked = split_families(config, families)
@@ -137,8 +131,8 @@ def generate_split(
     if workers is None:
         workers = max(1, min(2, os.cpu_count() or 1))
     chunk = 16
-    jobs = [(out, list(range(s, min(n, s + chunk))), seed, split, families, compare, goal,
-             tally) for s in range(0, n, chunk)]
+    jobs = [(out, list(range(s, min(n, s + chunk))), seed, split, families, style)
+            for s in range(0, n, chunk)]
 
     from vtedge.progress import progress_bar
 
@@ -163,9 +157,7 @@ def generate_split(
         "generator": GENERATOR_VERSION,
         "split": asdict(config),
         "families": list(asked),
-        "walk": "compare" if compare else "plain",
-        "goal": goal,
-        "tally": tally,
+        "trace_style": asdict(style),
         "seed": seed,
         "n": n,
         "fps": FPS,

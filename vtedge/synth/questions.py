@@ -56,6 +56,21 @@ class Block:
 
 
 @dataclass(frozen=True)
+class TraceStyle:
+    """How a gold trace is worded; the clip, question and answer never depend on it.
+    ``compare`` opens each walk step's thought with every shape then and now and a
+    verdict, ``goal`` opens the first with what the question looks for, ``tally`` ends
+    each step of a ``count`` walk with the running count instead of the change notes."""
+
+    compare: bool = False
+    goal: bool = False
+    tally: bool = False
+
+
+PLAIN = TraceStyle()  # the recipe's traces
+
+
+@dataclass(frozen=True)
 class Question:
     """A multiple-choice question with its gold trace; ``answer`` indexes ``choices``.
     ``blocks`` are the evidence (the record's segments); ``walk`` precedes them. ``goal``
@@ -80,16 +95,14 @@ class Question:
     def letter(self) -> str:
         return OPTION_LETTERS[self.answer]
 
-    def process(self, compare: bool = False, goal: bool = False, tally: bool = False) -> str:
-        """The gold trace; ``compare`` opens each walk step's thought with its comparison,
-        ``goal`` the first one's with the question's goal, ``tally`` ends each with the
-        running count instead of the focused notes."""
+    def process(self, style: TraceStyle = PLAIN) -> str:
+        """The gold trace, worded as ``style`` asks."""
         walk, blocks = list(self.walk), list(self.blocks)
-        if tally:
+        if style.tally:
             walk = [replace(b, thought=b.tallied) if b.tallied else b for b in walk]
-        if goal and walk:
+        if style.goal and walk:
             walk[0] = walk[0].opened_with(self.goal)
-        steps = [b.opened_with(b.comparison) if compare else b for b in walk + blocks]
+        steps = [b.opened_with(b.comparison) if style.compare else b for b in walk + blocks]
         return "\n".join([b.render() for b in steps] + [self.conclusion])
 
 
