@@ -81,8 +81,8 @@ def synth(out: str, n: int, seed: int, split: str, families: str | None, workers
     began = time.perf_counter()
     try:
         path = generate_split(Path(out), n, seed, split, progress=not quiet, workers=workers,
-                              families=chosen,
-                              style=TraceStyle(compare_states, restate_goal, tally_counts))
+                              families=chosen, style=TraceStyle(
+                                  compare=compare_states, goal=restate_goal, tally=tally_counts))
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--families") from None
     seconds = time.perf_counter() - began
