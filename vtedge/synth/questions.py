@@ -185,8 +185,7 @@ def _comparison(scene: Scene, phase: int) -> str:
     sentence only copies the verdict that is not "same" (benchmarks/results/training.md,
     session 11).
     """
-    before = (phase - 0.5) * scene.phase_seconds
-    now = (phase + 0.5) * scene.phase_seconds
+    before, now = scene.mid_phase(phase - 1), scene.mid_phase(phase)
     event = scene.events[phase - 1]
     clauses = []
     for k in _by_shape(scene):
@@ -204,7 +203,7 @@ def _phase_block(scene: Scene, phase: int, notes: list[str], tally: str = "") ->
     start, then ``notes`` (the thoughts of focused blocks on that change); its comparison
     is each shape then and now, its tallied thought the change then ``tally``."""
     start = phase * scene.phase_seconds
-    caption, _ = _phase_caption(scene, start + scene.phase_seconds / 2)
+    caption, _ = _phase_caption(scene, scene.mid_phase(phase))
     change = ("No change yet." if phase == 0
               else f"{_cap(describe(scene, scene.events[phase - 1]))}.")
     return Block(start, start + scene.phase_seconds, caption, " ".join([change, *notes]),
@@ -450,7 +449,7 @@ def ask_describe(rng: np.random.Generator, scene: Scene) -> Question | None:
     """How many shapes are visible at the end? Answered by the walk alone."""
     blocks, count = [], 0
     for phase in range(scene.phases):
-        _, count = _phase_caption(scene, (phase + 0.5) * scene.phase_seconds)
+        _, count = _phase_caption(scene, scene.mid_phase(phase))
         blocks.append(_phase_block(scene, phase, [
             f"{count} shape{'' if count == 1 else 's'} visible here."]))
     choices = tuple(str(n) for n in range(max(len(scene.objects), 3) + 1))

@@ -61,6 +61,10 @@ class Scene:
     def duration(self) -> float:
         return self.phases * self.phase_seconds
 
+    def mid_phase(self, phase: int) -> float:
+        """The middle of a phase: no event is near, so every state there is the phase's."""
+        return (phase + 0.5) * self.phase_seconds
+
     def state(self, obj: int, time: float) -> ObjectState:
         """The object's state at ``time``: every event at or before it has happened."""
         o = self.objects[obj]
@@ -96,7 +100,7 @@ class Scene:
         shown = set()
         for k, o in enumerate(self.objects):
             for phase in range(self.phases):
-                s = self.state(k, (phase + 0.5) * self.phase_seconds)
+                s = self.state(k, self.mid_phase(phase))
                 if s.visible:
                     shown.add((o.shape, s.colour))
         return shown
