@@ -1,0 +1,101 @@
+"""What do out-of-domain answers miss? The ood split differs from training in two things a
+walk has to see: colour/shape pairs training never shows (a held-out pair starts every ood
+clip) and clips longer than any training clip. Per question family: how many held-out pairs
+the gold walk captions name in the phases the answer walked, and how many of those the
+answer names in the same phase; how often the walk reaches the clip's end; and whether the
+letter is right when the gold evidence (the gold segments) ends within the answer's walk,
+and when it does not.
+
+    vtedge eval --model BUNDLE --data data/ood/records.jsonl --out pred.jsonl
+    python -m benchmarks.ood_misses data/ood/records.jsonl pred.jsonl [more.jsonl ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+
+from benchmarks.answer_steps import percent, ratio, walk
+from benchmarks.common import write_results
+
+def held_out_clauses() -> tuple[str, ...]:
+    """The caption clauses that name a held-out pair, e.g. "The triangle is red"."""
+    from vtedge.synth.scene import HELD_OUT_PAIRS
+
+    return tuple(sorted(f"The {shape} is {colour}" for shape, colour in HELD_OUT_PAIRS))
+
+
+@dataclass(frozen=True)
+class Misses:
+    """One answer's reading of what makes its clip ood."""
+
+    pairs: tuple[int, int]  # held-out pairs the answer names, gold names (walked phases)
+    reached_end: bool
+    evidence_walked: bool  # every gold segment ends within the answer's walk
+    letter: bool
+
+
+def misses(record, output: str, answer: str | None) -> Misses:
+    """``output``'s walk against ``record``'s gold walk and segments."""
+    from vtedge.reasoning import parse
+
+    gold = walk(parse(record.process).segments)
+    ours = walk(parse(output).segments)
+    clauses = held_out_clauses()
+    named = shown = 0
+    for g, s in zip(gold, ours, strict=False):
+        for clause in clauses:
+            if clause in g.caption:
+                shown += 1
+                named += clause in (s.caption or "")
+    walked_to = ours[-1].end if ours else 0.0
+    evidence = max((segment.end for segment in record.segments), default=0.0)
+    return Misses((named, shown), bool(gold) and walked_to >= gold[-1].end,
+                  evidence <= walked_to, answer == record.answer)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("records", help="the ood records the predictions answer")
+    parser.add_argument("predictions", nargs="+", help="`vtedge eval --out` files")
+    args = parser.parse_args()
+
+    from vtedge.datasets import load_records
+
+    records = {r.problem_id: r for r in load_records(args.records)}
+    by_family = defaultdict(list)
+    for path in args.predictions:
+        with open(path, encoding="utf-8") as lines:
+            for line in lines:
+                row = json.loads(line)
+                record = records[row["problem_id"]]
+                by_family[record.family].append(misses(record, row["output"], row["answer"]))
+    rows = []
+    for family in sorted(by_family) + ["all"]:
+        runs = by_family[family] if family != "all" else sum(by_family.values(), [])
+        rows.append([
+            family, len(runs), sum(r.pairs[1] for r in runs), ratio([r.pairs for r in runs]),
+            percent([r.reached_end for r in runs]),
+            percent([r.evidence_walked for r in runs]), percent([r.letter for r in runs]),
+            percent([r.letter for r in runs if r.evidence_walked]),
+            percent([r.letter for r in runs if not r.evidence_walked])])
+    write_results(
+        "ood_misses", "What do out-of-domain answers miss?",
+        ["family", "answers", "held-out pairs in gold walk captions",
+         "named by the answer (%)", "walk reaches the clip's end (%)",
+         "gold evidence within the walk (%)", "letter right (%)",
+         "letter right, evidence within the walk (%)",
+         "letter right, evidence past the walk (%)"],
+        rows,
+        notes=[f"records {args.records}; predictions {', '.join(args.predictions)}",
+               "held-out pairs: " + ", ".join(held_out_clauses()) + ", counted in the "
+               "gold walk's captions of the phases the answer also walked; evidence: the "
+               "latest end of the record's gold segments"],
+        command="python -m benchmarks.ood_misses " + " ".join(
+            [args.records, *args.predictions]))
+
+
+if __name__ == "__main__":
+    main()
