@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from benchmarks.answer_steps import percent, ratio, walk
 from benchmarks.common import write_results
 
+
 def held_out_clauses() -> tuple[str, ...]:
     """The caption clauses that name a held-out pair, e.g. "The triangle is red"."""
     from vtedge.synth.scene import HELD_OUT_PAIRS
