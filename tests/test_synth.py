@@ -236,6 +236,30 @@ def test_tally_counts_keeps_a_running_count_through_the_walk(splits, split, tmp_
     assert counted
 
 
+def test_tally_verdicts_say_whether_each_change_is_the_asked_shapes(tmp_path):
+    """With ``verdict`` too, each count after a change opens with "That is" when the change
+    is the asked shape's and "Not" otherwise; nothing else of the tallied trace changes."""
+    tallied = _lines(generate_split(tmp_path / "tally", 40, seed=3, split="train",
+                                    progress=False, style=TraceStyle(tally=True)))
+    judged = _lines(generate_split(tmp_path / "verdict", 40, seed=3, split="train",
+                                   progress=False, style=TraceStyle(tally=True, verdict=True)))
+    verdicts = 0
+    for a, b in zip(tallied, judged, strict=True):
+        if a["family"] != "count":
+            assert b == a
+            continue
+        shape = re.match(r"How many times did the (\w+) ", a["problem"]).group(1)
+        for old, new in zip(a["process"].splitlines(), b["process"].splitlines(), strict=True):
+            change = re.search(r"<think>(.*?)\. ", old)
+            if " so far." not in old or change.group(1) == "No change yet":
+                assert new == old
+                continue
+            verdict = "That is the" if change.group(1).startswith(f"The {shape} ") else "Not the"
+            assert new == old.replace(f". The {shape}: ", f". {verdict} {shape}: ")
+            verdicts += 1
+    assert verdicts
+
+
 def test_shape_questions_list_the_shapes_in_a_fixed_order(splits):
     """``after`` and ``order`` ask which shape changed; the letter names the conclusion's shape."""
     _, paths = splits

@@ -58,9 +58,16 @@ def command() -> None:
     help="End each walk step of a `count` question with the running count ('The circle: 1 so "
     "far.') instead of the change notes. Clips and questions are unchanged.",
 )
+@click.option(
+    "--tally-verdicts", is_flag=True,
+    help="As --tally-counts, each count after a change opening with whether the change is the "
+    "asked shape's ('The square vanished. Not the circle: 0 so far.', 'That is the circle: "
+    "1 so far.').",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def synth(out: str, n: int, seed: int, split: str, families: str | None, workers: int | None,
-          compare_states: bool, restate_goal: bool, tally_counts: bool, quiet: bool) -> None:
+          compare_states: bool, restate_goal: bool, tally_counts: bool, tally_verdicts: bool,
+          quiet: bool) -> None:
     """Write synthetic clips with known events and Video-Thinker-format questions.
 
     \b
@@ -82,7 +89,8 @@ def synth(out: str, n: int, seed: int, split: str, families: str | None, workers
     try:
         path = generate_split(Path(out), n, seed, split, progress=not quiet, workers=workers,
                               families=chosen, style=TraceStyle(
-                                  compare=compare_states, goal=restate_goal, tally=tally_counts))
+                                  compare=compare_states, goal=restate_goal,
+                                  tally=tally_counts or tally_verdicts, verdict=tally_verdicts))
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--families") from None
     seconds = time.perf_counter() - began

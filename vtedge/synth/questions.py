@@ -30,11 +30,29 @@ ORDINALS = {"first": 0, "second": 1, "last": -1}
 
 
 @dataclass(frozen=True)
+class Tally:
+    """Where a ``count`` walk step leaves the running count of the asked shape's changes;
+    ``adds`` says whether this step's change is one of them (``None`` before the first)."""
+
+    shape: str
+    total: int
+    adds: bool | None
+
+    def render(self, verdict: bool) -> str:
+        """``The circle: 1 so far.``; with ``verdict``, after a change, ``That is the circle:
+        1 so far.`` or ``Not the circle: 0 so far.``"""
+        if verdict and self.adds is not None:
+            return f"{'That is' if self.adds else 'Not'} the {self.shape}: {self.total} so far."
+        return f"The {self.shape}: {self.total} so far."
+
+
+@dataclass(frozen=True)
 class Block:
     """One gold reasoning block: a span in whole seconds, its caption and thought, and the
     time of the event it shows (the walk repeats the thought at that phase's start).
     A walk step also holds its ``comparison``, which opens the thought when asked for, and
-    its ``tallied`` thought, which replaces it when a running tally is asked for."""
+    its ``change`` and ``tally``, which replace the thought when a running tally is asked
+    for."""
 
     start: float
     end: float
@@ -42,7 +60,8 @@ class Block:
     thought: str
     event_time: float | None = None
     comparison: str = ""
-    tallied: str = ""
+    change: str = ""
+    tally: Tally | None = None
 
     def render(self) -> str:
         return (
@@ -60,11 +79,13 @@ class TraceStyle:
     """How a gold trace is worded; the clip, question and answer never depend on it.
     ``compare`` opens each walk step's thought with every shape then and now and a
     verdict, ``goal`` opens the first with what the question looks for, ``tally`` ends
-    each step of a ``count`` walk with the running count instead of the change notes."""
+    each step of a ``count`` walk with the running count instead of the change notes, and
+    ``verdict`` opens that count with whether the step's change is the asked shape's."""
 
     compare: bool = False
     goal: bool = False
     tally: bool = False
+    verdict: bool = False
 
 
 PLAIN = TraceStyle()  # the recipe's traces
@@ -75,7 +96,7 @@ class Question:
     """A multiple-choice question with its gold trace; ``answer`` indexes ``choices``.
     ``blocks`` are the evidence (the record's segments); ``walk`` precedes them. ``goal``
     restates what the question looks for, in the words the walk's notes use; ``tally``
-    holds one running-count note per phase (``count`` only)."""
+    holds the running count at every phase (``count`` only)."""
 
     family: str
     problem: str
@@ -85,7 +106,7 @@ class Question:
     conclusion: str
     walk: tuple[Block, ...] = ()
     goal: str = ""
-    tally: tuple[str, ...] = ()
+    tally: tuple[Tally, ...] = ()
 
     @property
     def options(self) -> list[str]:
@@ -99,7 +120,8 @@ class Question:
         """The gold trace, worded as ``style`` asks."""
         walk, blocks = list(self.walk), list(self.blocks)
         if style.tally:
-            walk = [replace(b, thought=b.tallied) if b.tallied else b for b in walk]
+            walk = [replace(b, thought=f"{b.change} {b.tally.render(style.verdict)}")
+                    if b.tally else b for b in walk]
         if style.goal and walk:
             walk[0] = walk[0].opened_with(self.goal)
         steps = [b.opened_with(b.comparison) if style.compare else b for b in walk + blocks]
@@ -198,17 +220,18 @@ def _comparison(scene: Scene, phase: int) -> str:
     return " ".join(clauses)
 
 
-def _phase_block(scene: Scene, phase: int, notes: list[str], tally: str = "") -> Block:
+def _phase_block(scene: Scene, phase: int, notes: list[str],
+                 tally: Tally | None = None) -> Block:
     """One step of the walk: the whole phase, every visible shape, what changed at its
     start, then ``notes`` (the thoughts of focused blocks on that change); its comparison
-    is each shape then and now, its tallied thought the change then ``tally``."""
+    is each shape then and now."""
     start = phase * scene.phase_seconds
     caption, _ = _phase_caption(scene, scene.mid_phase(phase))
     change = ("No change yet." if phase == 0
               else f"{_cap(describe(scene, scene.events[phase - 1]))}.")
     return Block(start, start + scene.phase_seconds, caption, " ".join([change, *notes]),
                  comparison=_comparison(scene, phase) if phase else "",
-                 tallied=f"{change} {tally}" if tally else "")
+                 change=change, tally=tally)
 
 
 def _step_of(scene: Scene, time: float) -> int:
@@ -228,7 +251,7 @@ def _walks(ask: Callable[[np.random.Generator, Scene], Question | None]):
         for block in question.blocks:
             if block.event_time is not None:
                 notes.setdefault(_step_of(scene, block.event_time), []).append(block.thought)
-        tallies = question.tally or ("",) * scene.phases
+        tallies = question.tally or (None,) * scene.phases
         walk = tuple(_phase_block(scene, p, notes.get(p, []), tallies[p])
                      for p in range(scene.phases))
         return replace(question, walk=walk)
@@ -331,13 +354,13 @@ def ask_count(rng: np.random.Generator, scene: Scene) -> Question | None:
     )
 
 
-def _tally(scene: Scene, shape: str, mine: list[Event]) -> tuple[str, ...]:
+def _tally(scene: Scene, shape: str, mine: list[Event]) -> tuple[Tally, ...]:
     """``The circle: 1 so far.`` after every walk step: whether a step adds one compares
     its change with the shape named a step before, not with the question ~450 tokens back
     (the walk's count notes land on other shapes' changes, benchmarks/results/training.md,
     session 19)."""
     phases = [_step_of(scene, e.time) for e in mine]
-    return tuple(f"The {shape}: {sum(p <= phase for p in phases)} so far."
+    return tuple(Tally(shape, sum(p <= phase for p in phases), phase in phases if phase else None)
                  for phase in range(scene.phases))
 
 
