@@ -17,25 +17,32 @@ from collections import defaultdict
 from benchmarks.common import write_results
 
 
-def family_scores(checkpoint, records, batch_size: int = 12) -> dict[str, list[tuple]]:
-    """Per family, one ``(letter right, share of trace tokens right)`` per record."""
+def teacher_forced(checkpoint, records, batch_size: int = 12):
+    """``(examples, labels, logits)`` per batch of ``records``, their gold traces fed in."""
     import torch
 
-    from vtedge.train.batch import IGNORE_INDEX, prepare_examples, sft_batch
+    from vtedge.train.batch import prepare_examples, sft_batch
     from vtedge.train.tokenizer import special_token_ids
 
-    tokenizer, spec = checkpoint.tokenizer, checkpoint.spec
-    ids = special_token_ids(tokenizer)
-    answer_open = tokenizer("<answer>", add_special_tokens=False)["input_ids"]
-    examples = prepare_examples(records, tokenizer, spec, progress=False)
-    scores = defaultdict(list)
+    ids = special_token_ids(checkpoint.tokenizer)
+    examples = prepare_examples(records, checkpoint.tokenizer, checkpoint.spec, progress=False)
     for start in range(0, len(examples), batch_size):
         chunk = examples[start:start + batch_size]
-        batch = sft_batch(chunk, spec, ids["pad_token_id"], ids["video_token_id"],
+        batch = sft_batch(chunk, checkpoint.spec, ids["pad_token_id"], ids["video_token_id"],
                           torch.device("cpu"), torch.float32)
         labels = batch.pop("labels")
         with torch.no_grad():
-            picks = checkpoint.model(**batch).logits.argmax(-1)
+            yield chunk, labels, checkpoint.model(**batch).logits
+
+
+def family_scores(checkpoint, records, batch_size: int = 12) -> dict[str, list[tuple]]:
+    """Per family, one ``(letter right, share of trace tokens right)`` per record."""
+    from vtedge.train.batch import IGNORE_INDEX
+
+    answer_open = checkpoint.tokenizer("<answer>", add_special_tokens=False)["input_ids"]
+    scores = defaultdict(list)
+    for chunk, labels, logits in teacher_forced(checkpoint, records, batch_size):
+        picks = logits.argmax(-1)
         for row, example in enumerate(chunk):
             target = example.target_ids
             # The letter is the token right after the last "<answer>" of the target.

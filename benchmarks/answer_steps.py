@@ -79,25 +79,32 @@ def ratio(pairs: list[tuple[int, int]]) -> str:
     return f"{100 * sum(k for k, _ in pairs) / total:.0f}" if total else "-"
 
 
+def judged_by_family(records_path: str, predictions: list[str], judge) -> dict[str, list]:
+    """``judge(record, output, answer)`` of every prediction, per question family in name
+    order, then all of them under "all"."""
+    from vtedge.datasets import load_records
+
+    records = {r.problem_id: r for r in load_records(records_path)}
+    by_family = defaultdict(list)
+    for path in predictions:
+        with open(path, encoding="utf-8") as lines:
+            for line in lines:
+                row = json.loads(line)
+                record = records[row["problem_id"]]
+                by_family[record.family].append(judge(record, row["output"], row["answer"]))
+    judged = {family: by_family[family] for family in sorted(by_family)}
+    judged["all"] = sum(judged.values(), [])
+    return judged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("records", help="the records the predictions answer")
     parser.add_argument("predictions", nargs="+", help="`vtedge eval --out` files")
     args = parser.parse_args()
 
-    from vtedge.datasets import load_records
-
-    records = {r.problem_id: r for r in load_records(args.records)}
-    by_family = defaultdict(list)
-    for path in args.predictions:
-        with open(path, encoding="utf-8") as lines:
-            for line in lines:
-                row = json.loads(line)
-                record = records[row["problem_id"]]
-                by_family[record.family].append(steps(record, row["output"], row["answer"]))
     rows = []
-    for family in sorted(by_family) + ["all"]:
-        runs = by_family[family] if family != "all" else sum(by_family.values(), [])
+    for family, runs in judged_by_family(args.records, args.predictions, steps).items():
         rows.append([
             family, len(runs), ratio([r.captions for r in runs]),
             ratio([r.changes for r in runs]), percent([r.walked for r in runs]),

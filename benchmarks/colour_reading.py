@@ -15,6 +15,7 @@ import argparse
 import re
 from collections import defaultdict
 
+from benchmarks.answer_given_trace import teacher_forced
 from benchmarks.common import write_results
 
 WALK_CAPTION = re.compile(r"<time>(\d\d):(\d\d)-(\d\d):(\d\d)</time><caption>(.*?)</caption>")
@@ -37,27 +38,16 @@ def walk_colours(text: str, phase_seconds: float = 2.0) -> list[tuple[int, str, 
 
 def colour_scores(checkpoint, records, batch_size: int = 12) -> dict[bool, list[tuple]]:
     """Per held-out flag, one ``(p(gold colour), gold ranked first)`` per colour word."""
-    import torch
-
     from vtedge.synth.scene import COLOURS, HELD_OUT_PAIRS
-    from vtedge.train.batch import IGNORE_INDEX, assistant_text, prepare_examples, sft_batch
-    from vtedge.train.tokenizer import special_token_ids
+    from vtedge.train.batch import IGNORE_INDEX, assistant_text
 
-    tokenizer, spec = checkpoint.tokenizer, checkpoint.spec
-    ids = special_token_ids(tokenizer)
+    tokenizer = checkpoint.tokenizer
     palette = [tokenizer(" " + c, add_special_tokens=False)["input_ids"] for c in COLOURS]
     if any(len(p) != 1 for p in palette):
         raise ValueError("the tokenizer splits a colour word; this probe needs one token each")
     palette = [p[0] for p in palette]
-    examples = prepare_examples(records, tokenizer, spec, progress=False)
     scores = defaultdict(list)
-    for start in range(0, len(examples), batch_size):
-        chunk = examples[start:start + batch_size]
-        batch = sft_batch(chunk, spec, ids["pad_token_id"], ids["video_token_id"],
-                          torch.device("cpu"), torch.float32)
-        labels = batch.pop("labels")
-        with torch.no_grad():
-            logits = checkpoint.model(**batch).logits
+    for chunk, labels, logits in teacher_forced(checkpoint, records, batch_size):
         for row, example in enumerate(chunk):
             text = assistant_text(example.record)
             offsets = tokenizer(text, add_special_tokens=False,

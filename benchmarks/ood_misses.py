@@ -13,11 +13,9 @@ and when it does not.
 from __future__ import annotations
 
 import argparse
-import json
-from collections import defaultdict
 from dataclasses import dataclass
 
-from benchmarks.answer_steps import percent, ratio, walk
+from benchmarks.answer_steps import judged_by_family, percent, ratio, walk
 from benchmarks.common import write_results
 
 
@@ -63,19 +61,8 @@ def main() -> None:
     parser.add_argument("predictions", nargs="+", help="`vtedge eval --out` files")
     args = parser.parse_args()
 
-    from vtedge.datasets import load_records
-
-    records = {r.problem_id: r for r in load_records(args.records)}
-    by_family = defaultdict(list)
-    for path in args.predictions:
-        with open(path, encoding="utf-8") as lines:
-            for line in lines:
-                row = json.loads(line)
-                record = records[row["problem_id"]]
-                by_family[record.family].append(misses(record, row["output"], row["answer"]))
     rows = []
-    for family in sorted(by_family) + ["all"]:
-        runs = by_family[family] if family != "all" else sum(by_family.values(), [])
+    for family, runs in judged_by_family(args.records, args.predictions, misses).items():
         rows.append([
             family, len(runs), sum(r.pairs[1] for r in runs), ratio([r.pairs for r in runs]),
             percent([r.reached_end for r in runs]),
