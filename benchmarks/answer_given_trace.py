@@ -17,15 +17,17 @@ from collections import defaultdict
 from benchmarks.common import write_results
 
 
-def teacher_forced(checkpoint, records, batch_size: int = 12):
-    """``(examples, labels, logits)`` per batch of ``records``, their gold traces fed in."""
+def teacher_forced(checkpoint, records, batch_size: int = 12, task: str = "trace"):
+    """``(examples, labels, logits)`` per batch of ``records``, their gold targets for
+    ``task`` (``vtedge.train.batch.TASKS``) fed in."""
     import torch
 
     from vtedge.train.batch import prepare_examples, sft_batch
     from vtedge.train.tokenizer import special_token_ids
 
     ids = special_token_ids(checkpoint.tokenizer)
-    examples = prepare_examples(records, checkpoint.tokenizer, checkpoint.spec, progress=False)
+    examples = prepare_examples(records, checkpoint.tokenizer, checkpoint.spec, progress=False,
+                                task=task)
     for start in range(0, len(examples), batch_size):
         chunk = examples[start:start + batch_size]
         batch = sft_batch(chunk, checkpoint.spec, ids["pad_token_id"], ids["video_token_id"],

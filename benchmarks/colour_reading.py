@@ -4,9 +4,12 @@ green and still."), the probability the checkpoint gives the gold colour among t
 palette's four, and how often it ranks it first; split into colour/shape pairs training
 shows and the held-out pairs only ood clips show. A model that reads colour alone does as
 well on both; one that learned each shape's colours from the text ranks a held-out colour
-last.
+last. ``--task caption`` reads an alignment checkpoint instead, on the timed captions of
+`describe` records.
 
     python -m benchmarks.colour_reading runs/grpo-s0/last data/ood/records.jsonl
+    python -m benchmarks.colour_reading runs/align/last data/ood-captions/records.jsonl \
+        --task caption
 """
 
 from __future__ import annotations
@@ -36,10 +39,11 @@ def walk_colours(text: str, phase_seconds: float = 2.0) -> list[tuple[int, str, 
     return found
 
 
-def colour_scores(checkpoint, records, batch_size: int = 12) -> dict[bool, list[tuple]]:
+def colour_scores(checkpoint, records, batch_size: int = 12,
+                  task: str = "trace") -> dict[bool, list[tuple]]:
     """Per held-out flag, one ``(p(gold colour), gold ranked first)`` per colour word."""
     from vtedge.synth.scene import COLOURS, HELD_OUT_PAIRS
-    from vtedge.train.batch import IGNORE_INDEX, assistant_text
+    from vtedge.train.batch import IGNORE_INDEX, chat_parts
 
     tokenizer = checkpoint.tokenizer
     palette = [tokenizer(" " + c, add_special_tokens=False)["input_ids"] for c in COLOURS]
@@ -47,9 +51,9 @@ def colour_scores(checkpoint, records, batch_size: int = 12) -> dict[bool, list[
         raise ValueError("the tokenizer splits a colour word; this probe needs one token each")
     palette = [p[0] for p in palette]
     scores = defaultdict(list)
-    for chunk, labels, logits in teacher_forced(checkpoint, records, batch_size):
+    for chunk, labels, logits in teacher_forced(checkpoint, records, batch_size, task):
         for row, example in enumerate(chunk):
-            text = assistant_text(example.record)
+            text = chat_parts(example.record, 0, task)[1]
             offsets = tokenizer(text, add_special_tokens=False,
                                 return_offsets_mapping=True)["offset_mapping"]
             # The colour word's token starts at its leading space.
@@ -70,13 +74,17 @@ def main() -> None:
     parser.add_argument("records", help="records with gold traces, e.g. the ood split")
     parser.add_argument("--limit", type=int, default=100,
                         help="records to score (default: %(default)s)")
+    parser.add_argument("--task", choices=("trace", "caption"), default="trace",
+                        help="trace: the reasoning trace (SFT and GRPO checkpoints); caption: "
+                        "the timed captions alone (the alignment checkpoint) "
+                        "(default: %(default)s)")
     args = parser.parse_args()
 
     from vtedge.datasets import load_records
     from vtedge.train.checkpoint import load_checkpoint
 
     scores = colour_scores(load_checkpoint(args.checkpoint),
-                           load_records(args.records)[: args.limit])
+                           load_records(args.records)[: args.limit], task=args.task)
     rows = [["held-out" if held else "shown in training", len(pairs),
              f"{sum(p for p, _ in pairs) / len(pairs):.3f}",
              f"{100 * sum(top for _, top in pairs) / len(pairs):.0f}"]
@@ -87,9 +95,11 @@ def main() -> None:
          "gold colour ranked first (%)"],
         rows,
         notes=[f"checkpoint {args.checkpoint}; the first {args.limit} records of "
-               f"{args.records}, gold trace teacher-forced; p over the four palette colours",
+               f"{args.records}, gold {args.task} teacher-forced; p over the four palette "
+               "colours",
                "chance: p 0.25, ranked first 25%"],
-        command=f"python -m benchmarks.colour_reading {args.checkpoint} {args.records}")
+        command=f"python -m benchmarks.colour_reading {args.checkpoint} {args.records}"
+        + (f" --task {args.task}" if args.task != "trace" else ""))
 
 
 if __name__ == "__main__":

@@ -64,10 +64,16 @@ def command() -> None:
     "asked shape's ('The square vanished. Not the circle: 0 so far.', 'That is the circle: "
     "1 so far.').",
 )
+@click.option(
+    "--captions-by-column", is_flag=True,
+    help="Caption each phase column by column, colour before shape ('Left: a green circle, "
+    "still. Right: a red square, moving.'), not shape by shape ('The circle is green and "
+    "still.').",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def synth(out: str, n: int, seed: int, split: str, families: str | None, workers: int | None,
           compare_states: bool, restate_goal: bool, tally_counts: bool, tally_verdicts: bool,
-          quiet: bool) -> None:
+          captions_by_column: bool, quiet: bool) -> None:
     """Write synthetic clips with known events and Video-Thinker-format questions.
 
     \b
@@ -90,7 +96,8 @@ def synth(out: str, n: int, seed: int, split: str, families: str | None, workers
         path = generate_split(Path(out), n, seed, split, progress=not quiet, workers=workers,
                               families=chosen, style=TraceStyle(
                                   compare=compare_states, goal=restate_goal,
-                                  tally=tally_counts or tally_verdicts, verdict=tally_verdicts))
+                                  tally=tally_counts or tally_verdicts, verdict=tally_verdicts,
+                                  columns=captions_by_column))
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--families") from None
     seconds = time.perf_counter() - began

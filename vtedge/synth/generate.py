@@ -99,7 +99,8 @@ def make_record(out: Path, index: int, seed: int, split: str,
         "path": relative,
         "data_source": DATA_SOURCE,
         "segments": [
-            {"start": b.start, "end": b.end, "caption": b.caption} for b in question.blocks
+            {"start": b.start, "end": b.end, "caption": b.caption}
+            for b in question.evidence(style)
         ],
         "family": question.family,
         "duration": scene.duration,

@@ -27,6 +27,7 @@ OPTION_LETTERS = "ABCDEF"
 BASE_FAMILIES = ("state", "order", "count", "after", "describe")
 TWO_HOP_FAMILIES = ("state-after", "who-state")
 ORDINALS = {"first": 0, "second": 1, "last": -1}
+COLUMNS = ("Left", "Middle", "Right")
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ class Block:
     time of the event it shows (the walk repeats the thought at that phase's start).
     A walk step also holds its ``comparison``, which opens the thought when asked for, and
     its ``change`` and ``tally``, which replace the thought when a running tally is asked
-    for."""
+    for, and its caption keyed by column (``by_column``), which replaces the caption when
+    asked for."""
 
     start: float
     end: float
@@ -62,6 +64,7 @@ class Block:
     comparison: str = ""
     change: str = ""
     tally: Tally | None = None
+    by_column: str = ""
 
     def render(self) -> str:
         return (
@@ -79,13 +82,15 @@ class TraceStyle:
     """How a gold trace is worded; the clip, question and answer never depend on it.
     ``compare`` opens each walk step's thought with every shape then and now and a
     verdict, ``goal`` opens the first with what the question looks for, ``tally`` ends
-    each step of a ``count`` walk with the running count instead of the change notes, and
-    ``verdict`` opens that count with whether the step's change is the asked shape's."""
+    each step of a ``count`` walk with the running count instead of the change notes,
+    ``verdict`` opens that count with whether the step's change is the asked shape's, and
+    ``columns`` captions each phase column by column, colour before shape."""
 
     compare: bool = False
     goal: bool = False
     tally: bool = False
     verdict: bool = False
+    columns: bool = False
 
 
 PLAIN = TraceStyle()  # the recipe's traces
@@ -116,9 +121,14 @@ class Question:
     def letter(self) -> str:
         return OPTION_LETTERS[self.answer]
 
+    def evidence(self, style: TraceStyle = PLAIN) -> list[Block]:
+        """``blocks`` with their captions worded as ``style`` asks (the record's segments)."""
+        return [_styled_caption(b, style) for b in self.blocks]
+
     def process(self, style: TraceStyle = PLAIN) -> str:
         """The gold trace, worded as ``style`` asks."""
-        walk, blocks = list(self.walk), list(self.blocks)
+        walk = [_styled_caption(b, style) for b in self.walk]
+        blocks = self.evidence(style)
         if style.tally:
             walk = [replace(b, thought=f"{b.change} {b.tally.render(style.verdict)}")
                     if b.tally else b for b in walk]
@@ -126,6 +136,10 @@ class Question:
             walk[0] = walk[0].opened_with(self.goal)
         steps = [b.opened_with(b.comparison) if style.compare else b for b in walk + blocks]
         return "\n".join([b.render() for b in steps] + [self.conclusion])
+
+
+def _styled_caption(block: Block, style: TraceStyle) -> Block:
+    return replace(block, caption=block.by_column) if style.columns and block.by_column else block
 
 
 def _cap(text: str) -> str:
@@ -198,6 +212,24 @@ def _phase_caption(scene: Scene, time: float) -> tuple[str, int]:
     return (" ".join(visible) if visible else "Nothing is visible."), len(visible)
 
 
+def _column_caption(scene: Scene, time: float) -> str:
+    """Every visible shape at ``time`` from left to right, ``Left: a green circle, still.``
+
+    The column comes first, then the colour, then the shape: the colour is read at a
+    place, not guessed from the shape's name. With the shape first, the alignment stage
+    gave a colour/shape pair training never shows p 0.08 for its colour (0.87 for pairs it
+    shows; benchmarks/results/training.md, session 22).
+    """
+    by_column = sorted(range(len(scene.objects)), key=lambda k: scene.objects[k].column)
+    clauses = []
+    for k in by_column:
+        state, obj = scene.state(k, time), scene.objects[k]
+        if state.visible:
+            motion = "moving" if state.moving else "still"
+            clauses.append(f"{COLUMNS[obj.column]}: a {state.colour} {obj.shape}, {motion}.")
+    return " ".join(clauses) if clauses else "Nothing is visible."
+
+
 def _comparison(scene: Scene, phase: int) -> str:
     """Each shape seen in the phase before or this one, then and now side by side, and
     what that makes of it ("same", "vanished", "turned blue").
@@ -227,11 +259,12 @@ def _phase_block(scene: Scene, phase: int, notes: list[str],
     is each shape then and now."""
     start = phase * scene.phase_seconds
     caption, _ = _phase_caption(scene, scene.mid_phase(phase))
+    by_column = _column_caption(scene, scene.mid_phase(phase))
     change = ("No change yet." if phase == 0
               else f"{_cap(describe(scene, scene.events[phase - 1]))}.")
     return Block(start, start + scene.phase_seconds, caption, " ".join([change, *notes]),
                  comparison=_comparison(scene, phase) if phase else "",
-                 change=change, tally=tally)
+                 change=change, tally=tally, by_column=by_column)
 
 
 def _step_of(scene: Scene, time: float) -> int:
