@@ -17,9 +17,12 @@ from vtedge.spec import get_spec
 from vtedge.synth import (
     BASE_FAMILIES,
     COLOURS,
+    FAMILIES,
     HELD_OUT_PAIRS,
     SHAPES,
     TWO_HOP_FAMILIES,
+    Event,
+    Scene,
     TraceStyle,
     generate_split,
     make_record,
@@ -258,6 +261,56 @@ def test_tally_verdicts_say_whether_each_change_is_the_asked_shapes(tmp_path):
             assert new == old.replace(f". The {shape}: ", f". {verdict} {shape}: ")
             verdicts += 1
     assert verdicts
+
+
+def test_captions_by_column_read_left_to_right_colour_before_shape():
+    """With ``columns``, a walk step's caption names each visible shape by its column,
+    left to right, colour before shape; the thought and the answer stay."""
+    from vtedge.synth.scene import SceneObject
+
+    scene = Scene((SceneObject("circle", 2, "green", True, False),
+                   SceneObject("square", 0, "red", True, True),
+                   SceneObject("triangle", 1, "blue", False, False)),
+                  (Event(2.0, 0, "vanish"),), phases=2, phase_seconds=2.0)
+    question = FAMILIES["describe"](np.random.default_rng(0), scene)
+    plain, by_column = question.process(), question.process(TraceStyle(columns=True))
+    assert "<caption>The circle is green and still. The square is red and moving.</caption>" \
+        in plain
+    assert by_column == plain.replace(
+        "The circle is green and still. The square is red and moving.",
+        "Left: a red square, moving. Right: a green circle, still.").replace(
+        "<caption>The square is red and moving.</caption>",
+        "<caption>Left: a red square, moving.</caption>")
+    assert [b.caption for b in question.evidence(TraceStyle(columns=True))] == [
+        "Left: a red square, moving. Right: a green circle, still.",
+        "Left: a red square, moving."]
+
+
+def test_captions_by_column_change_only_the_walk_captions(splits, tmp_path):
+    """Same clips, questions and answers; each walk caption names the same shapes, colours
+    and motions, left to right; the rest of the trace keeps its wording."""
+    _, paths = splits
+    plain = _lines(paths["ood"])
+    columns = generate_split(tmp_path / "ood", len(plain), seed=3, split="ood",
+                             progress=False, style=TraceStyle(columns=True))
+    phase_counts = _phase_counts(columns)
+    shape_first = re.compile(r"The (\w+) is (\w+) and (\w+)\.")
+    column_first = re.compile(r"(Left|Middle|Right): an? (\w+) (\w+), (\w+)\.")
+    caption = re.compile(r"<caption>(.*)</caption>")
+    for a, b in zip(plain, _lines(columns), strict=True):
+        assert {k: v for k, v in a.items() if k not in ("process", "segments")} == \
+            {k: v for k, v in b.items() if k not in ("process", "segments")}
+        phases = phase_counts[a["problem_id"]]
+        old, new = a["process"].splitlines(), b["process"].splitlines()
+        if a["family"] != "describe":
+            assert old[phases:] == new[phases:]
+        for was, now in zip(old[:phases], new[:phases], strict=True):
+            assert caption.sub("", was) == caption.sub("", now)
+            clauses = column_first.findall(caption.search(now).group(1))
+            assert sorted((s, c, m) for _, c, s, m in clauses) == \
+                sorted(shape_first.findall(caption.search(was).group(1)))
+            named = [name for name, *_ in clauses]
+            assert named == sorted(named, key=("Left", "Middle", "Right").index)
 
 
 def test_shape_questions_list_the_shapes_in_a_fixed_order(splits):

@@ -12,17 +12,29 @@ TRACE = ("<time>00:00-00:02</time><caption>The circle is green and still. The sq
          "vanished; the circle is green.</think>")
 
 
-def test_only_the_walk_captions_colour_words_are_scored():
-    from benchmarks.colour_reading import walk_colours
+def test_only_the_walk_captions_words_are_scored():
+    from benchmarks.colour_reading import walk_clauses
 
-    found = walk_colours(TRACE)
-    assert [(shape, colour) for _, shape, colour in found] == [("circle", "green"),
-                                                                ("square", "red")]
-    assert [TRACE[at:at + len(colour)] for at, _, colour in found] == ["green", "red"]
+    found = walk_clauses(TRACE)
+    assert [(c.shape, c.colour) for c in found] == [("circle", "green"), ("square", "red")]
+    assert [TRACE[c.at["colour"]:c.at["colour"] + len(c.colour)] for c in found] == [
+        "green", "red"]
+    assert [TRACE[c.at["shape"]:c.at["shape"] + len(c.shape)] for c in found] == [
+        "circle", "square"]
+
+
+def test_captions_by_column_are_read_too():
+    from benchmarks.colour_reading import walk_clauses
+
+    text = ("<time>00:02-00:04</time><caption>Left: a green circle, still. Right: a red "
+            "square, moving.</caption><think>No change yet.</think>")
+    found = walk_clauses(text)
+    assert [(c.shape, c.colour) for c in found] == [("circle", "green"), ("square", "red")]
+    assert [text[c.at["shape"]:c.at["shape"] + 6] for c in found] == ["circle", "square"]
 
 
 def test_a_checkpoint_gets_one_score_per_walk_colour_word(synth_data, tmp_path):
-    from benchmarks.colour_reading import colour_scores, walk_colours
+    from benchmarks.colour_reading import reading_scores, walk_clauses
     from vtedge.datasets import load_records
     from vtedge.train.batch import assistant_text
     from vtedge.train.checkpoint import load_checkpoint
@@ -30,8 +42,9 @@ def test_a_checkpoint_gets_one_score_per_walk_colour_word(synth_data, tmp_path):
 
     run = train_sft(sft_config(synth_data, tmp_path / "sft", max_steps=2, save_every=2))
     records = load_records(synth_data)
-    scores = colour_scores(load_checkpoint(run.out / "last"), records, batch_size=4)
+    scores = reading_scores(load_checkpoint(run.out / "last"), records, batch_size=4)
     # Train clips never show a held-out pair.
-    assert set(scores) == {False}
-    assert len(scores[False]) == sum(len(walk_colours(assistant_text(r))) for r in records)
-    assert all(0.0 <= p <= 1.0 for p, _ in scores[False])
+    assert set(scores) == {("colour", False), ("shape", False)}
+    clauses = sum(len(walk_clauses(assistant_text(r))) for r in records)
+    assert len(scores[("colour", False)]) == len(scores[("shape", False)]) == clauses
+    assert all(0.0 <= p <= 1.0 for pairs in scores.values() for p, _ in pairs)
