@@ -21,13 +21,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from vtedge.reasoning.timestamps import format_span
-from vtedge.synth.scene import COLOURS, SHAPES, Event, ObjectState, Scene
+from vtedge.synth.scene import COLOURS, SHAPES, Event, ObjectState, Scene, SceneObject
 
 OPTION_LETTERS = "ABCDEF"
 BASE_FAMILIES = ("state", "order", "count", "after", "describe")
 TWO_HOP_FAMILIES = ("state-after", "who-state")
 ORDINALS = {"first": 0, "second": 1, "last": -1}
 COLUMNS = ("Left", "Middle", "Right")
+NOTHING_VISIBLE = "Nothing is visible."
 
 
 @dataclass(frozen=True)
@@ -196,9 +197,19 @@ def _by_shape(scene: Scene) -> list[int]:
     return sorted(range(len(scene.objects)), key=lambda k: scene.objects[k].shape)
 
 
+def _motion(state: ObjectState) -> str:
+    return "moving" if state.moving else "still"
+
+
 def _looks(state: ObjectState) -> str:
     """``red and moving``: what one visible shape looks like."""
-    return f"{state.colour} and {'moving' if state.moving else 'still'}"
+    return f"{state.colour} and {_motion(state)}"
+
+
+def _visible(scene: Scene, time: float, order: list[int]) -> list[tuple[SceneObject, ObjectState]]:
+    """The shapes visible at ``time`` and their states, in ``order``."""
+    states = [(scene.objects[k], scene.state(k, time)) for k in order]
+    return [(obj, state) for obj, state in states if state.visible]
 
 
 def _phase_caption(scene: Scene, time: float) -> tuple[str, int]:
@@ -207,9 +218,9 @@ def _phase_caption(scene: Scene, time: float) -> tuple[str, int]:
     The shape comes first, then what it looks like, so each word can be read off the
     frames by looking for that shape.
     """
-    states = [(scene.objects[k].shape, scene.state(k, time)) for k in _by_shape(scene)]
-    visible = [f"The {shape} is {_looks(state)}." for shape, state in states if state.visible]
-    return (" ".join(visible) if visible else "Nothing is visible."), len(visible)
+    clauses = [f"The {obj.shape} is {_looks(state)}."
+               for obj, state in _visible(scene, time, _by_shape(scene))]
+    return " ".join(clauses) or NOTHING_VISIBLE, len(clauses)
 
 
 def _column_caption(scene: Scene, time: float) -> str:
@@ -217,17 +228,13 @@ def _column_caption(scene: Scene, time: float) -> str:
 
     The column comes first, then the colour, then the shape: the colour is read at a
     place, not guessed from the shape's name. With the shape first, the alignment stage
-    gave a colour/shape pair training never shows p 0.08 for its colour (0.87 for pairs it
-    shows; benchmarks/results/training.md, session 22).
+    gave a colour/shape pair training never shows p 0.08 for its colour, 0.87 with the
+    column first (``python -m benchmarks.colour_reading --task caption``, session 22).
     """
     by_column = sorted(range(len(scene.objects)), key=lambda k: scene.objects[k].column)
-    clauses = []
-    for k in by_column:
-        state, obj = scene.state(k, time), scene.objects[k]
-        if state.visible:
-            motion = "moving" if state.moving else "still"
-            clauses.append(f"{COLUMNS[obj.column]}: a {state.colour} {obj.shape}, {motion}.")
-    return " ".join(clauses) if clauses else "Nothing is visible."
+    clauses = [f"{COLUMNS[obj.column]}: a {state.colour} {obj.shape}, {_motion(state)}."
+               for obj, state in _visible(scene, time, by_column)]
+    return " ".join(clauses) or NOTHING_VISIBLE
 
 
 def _comparison(scene: Scene, phase: int) -> str:
