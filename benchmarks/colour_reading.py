@@ -1,7 +1,8 @@
 """Does a checkpoint read a shape's colour off the frames, or guess it from the shape? With
 the gold trace teacher-forced, at every colour word and every shape word of the walk's
-captions ("The circle is green and still." or, with ``--captions-by-column``, "Left: a
-green circle, still."), the probability the checkpoint gives the gold word among the
+captions ("The circle is green and still."; with ``--captions-by-column``, "Left: a green
+circle, still."; with ``--captions-in-passes``, "Left: circle. Left: green, still."), the
+probability the checkpoint gives the gold word among the
 palette's four colours or the three shapes, and how often it ranks it first; split into
 colour/shape pairs training shows and the held-out pairs only ood clips show. A model that
 reads each word off the frames does as well on both; one that learned which colours go
@@ -27,6 +28,8 @@ from benchmarks.common import write_results
 WALK_CAPTION = re.compile(r"<time>(\d\d):(\d\d)-(\d\d):(\d\d)</time><caption>(.*?)</caption>")
 SHAPE_FIRST = re.compile(r"The (?P<shape>\w+) is (?P<colour>\w+) and")
 COLUMN_FIRST = re.compile(r"(?:Left|Middle|Right): an? (?P<colour>\w+) (?P<shape>\w+),")
+SHAPE_PASS = re.compile(r"(?P<column>Left|Middle|Right): (?P<shape>\w+)\.")
+COLOUR_PASS = re.compile(r"(?P<column>Left|Middle|Right): (?P<colour>\w+), (?:still|moving)\.")
 WORDS = ("colour", "shape")
 
 
@@ -40,18 +43,25 @@ class Clause:
 
 
 def walk_clauses(text: str, phase_seconds: float = 2.0) -> list[Clause]:
-    """Every clause of the walk's captions (the blocks that cover one whole phase), in
-    either wording."""
+    """Every clause of the walk's captions (the blocks that cover one whole phase), in any
+    of the three wordings; in passes, a clause is a column's shape and colour."""
     found = []
     for block in WALK_CAPTION.finditer(text):
         start = 60 * int(block.group(1)) + int(block.group(2))
         end = 60 * int(block.group(3)) + int(block.group(4))
         if end - start != phase_seconds or start % phase_seconds:
             continue
+        caption, offset = block.group(5), block.start(5)
         for pattern in (SHAPE_FIRST, COLUMN_FIRST):
-            for clause in pattern.finditer(block.group(5)):
+            for clause in pattern.finditer(caption):
                 found.append(Clause(clause["shape"], clause["colour"],
-                                    {w: block.start(5) + clause.start(w) for w in WORDS}))
+                                    {w: offset + clause.start(w) for w in WORDS}))
+        shapes = {m["column"]: m for m in SHAPE_PASS.finditer(caption)}
+        for colour in COLOUR_PASS.finditer(caption):
+            shape = shapes[colour["column"]]
+            found.append(Clause(shape["shape"], colour["colour"],
+                                {"colour": offset + colour.start("colour"),
+                                 "shape": offset + shape.start("shape")}))
     return sorted(found, key=lambda c: c.at["colour"])
 
 

@@ -19,6 +19,7 @@ from vtedge.synth import (
     COLOURS,
     FAMILIES,
     HELD_OUT_PAIRS,
+    OTHER_COLOURS,
     SHAPES,
     TWO_HOP_FAMILIES,
     Event,
@@ -40,6 +41,7 @@ from vtedge.synth.render import (
     background,
     column_x,
     object_y,
+    render_frame,
 )
 
 
@@ -311,6 +313,52 @@ def test_captions_by_column_change_only_the_walk_captions(splits, tmp_path):
                 sorted(shape_first.findall(caption.search(was).group(1)))
             named = [name for name, *_ in clauses]
             assert named == sorted(named, key=("Left", "Middle", "Right").index)
+
+
+def test_captions_in_passes_name_every_shape_then_every_colour():
+    """With ``passes``, a walk step's caption names the visible shapes by column, then their
+    colours and motions by column; it replaces the by-column caption when both are asked."""
+    from vtedge.synth.scene import SceneObject
+
+    scene = Scene((SceneObject("circle", 2, "green", True, False),
+                   SceneObject("square", 0, "red", True, True),
+                   SceneObject("triangle", 1, "blue", False, False)),
+                  (Event(2.0, 0, "vanish"),), phases=2, phase_seconds=2.0)
+    question = FAMILIES["describe"](np.random.default_rng(0), scene)
+    for style in (TraceStyle(passes=True), TraceStyle(passes=True, columns=True)):
+        assert [b.caption for b in question.evidence(style)] == [
+            "Left: square. Right: circle. Left: red, moving. Right: green, still.",
+            "Left: square. Left: red, moving."]
+        assert question.process(style).count("<caption>Left: square. Left: red, moving.")
+
+
+def test_other_colours_paint_every_shape_in_colours_no_question_asks_about(tmp_path):
+    """``--other-colours`` draws the shapes, their recolours and a colour question's options
+    from ``OTHER_COLOURS``; the frames show them; ood's held-out pairs rule it out."""
+    out = tmp_path / "other"
+    result = CliRunner().invoke(cli, ["data", "synth", "--out", str(out), "--n", "12",
+                                      "--seed", "4", "--split", "train", "--families",
+                                      "state,describe", "--other-colours", "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = _lines(out / "records.jsonl")
+    assert json.loads((out / "split.json").read_text())["palette"] == list(OTHER_COLOURS)
+    words = set(re.findall(r"is (\w+) and (?:still|moving)", " ".join(r["process"] for r in rows)))
+    assert words and words <= set(OTHER_COLOURS)
+    for row in (r for r in rows if r["family"] == "state"):
+        assert [o.split(". ", 1)[1] for o in row["options"]] == list(OTHER_COLOURS)
+        letter = row["solution"].removeprefix("<answer>").removesuffix("</answer>")
+        assert row["process"].endswith(f"was {OTHER_COLOURS['ABCD'.index(letter)]}.")
+    scene = sample_scene(np.random.default_rng(1), 4, 2.0, 3, held_out=False,
+                         palette=OTHER_COLOURS)
+    frame = render_frame(scene, 1.0)
+    for k, obj in enumerate(scene.objects):
+        state = scene.state(k, 1.0)
+        if state.visible:
+            y, x = object_y(state.moving, state.moving_since, 1.0), column_x(obj.column)
+            assert tuple(frame[y, x]) == RGB[state.colour]
+    ood = CliRunner().invoke(cli, ["data", "synth", "--out", str(tmp_path / "ood"), "--n", "1",
+                                   "--split", "ood", "--other-colours"])
+    assert ood.exit_code == 2 and "held-out colour/shape pairs" in ood.output
 
 
 def test_shape_questions_list_the_shapes_in_a_fixed_order(splits):

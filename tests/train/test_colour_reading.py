@@ -33,6 +33,17 @@ def test_captions_by_column_are_read_too():
     assert [text[c.at["shape"]:c.at["shape"] + 6] for c in found] == ["circle", "square"]
 
 
+def test_captions_in_passes_pair_each_column_s_shape_and_colour():
+    from benchmarks.colour_reading import walk_clauses
+
+    text = ("<time>00:02-00:04</time><caption>Left: circle. Right: square. Left: green, "
+            "still. Right: red, moving.</caption><think>No change yet.</think>")
+    found = walk_clauses(text)
+    assert [(c.shape, c.colour) for c in found] == [("circle", "green"), ("square", "red")]
+    assert [text[c.at["shape"]:c.at["shape"] + 6] for c in found] == ["circle", "square"]
+    assert [text[c.at["colour"]:c.at["colour"] + 5] for c in found] == ["green", "red, "]
+
+
 def test_a_checkpoint_gets_one_score_per_walk_colour_word(synth_data, tmp_path):
     from benchmarks.colour_reading import reading_scores, walk_clauses
     from vtedge.datasets import load_records

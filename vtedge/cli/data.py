@@ -70,10 +70,22 @@ def command() -> None:
     "still. Right: a red square, moving.'), not shape by shape ('The circle is green and "
     "still.').",
 )
+@click.option(
+    "--captions-in-passes", is_flag=True,
+    help="Caption each phase column by column in two passes, every shape then every colour "
+    "('Left: circle. Right: square. Left: green, still. Right: red, moving.').",
+)
+@click.option(
+    "--other-colours", is_flag=True,
+    help="Draw the shapes in orange, purple, white and cyan, colours no other split uses, "
+    "so every shape comes in every colour: captions of these clips teach a shape apart "
+    "from its colour. train and val only (ood's held-out pairs are palette colours).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def synth(out: str, n: int, seed: int, split: str, families: str | None, workers: int | None,
           compare_states: bool, restate_goal: bool, tally_counts: bool, tally_verdicts: bool,
-          captions_by_column: bool, quiet: bool) -> None:
+          captions_by_column: bool, captions_in_passes: bool, other_colours: bool,
+          quiet: bool) -> None:
     """Write synthetic clips with known events and Video-Thinker-format questions.
 
     \b
@@ -88,7 +100,7 @@ def synth(out: str, n: int, seed: int, split: str, families: str | None, workers
     """
     from pathlib import Path
 
-    from vtedge.synth import TraceStyle, generate_split
+    from vtedge.synth import COLOURS, OTHER_COLOURS, TraceStyle, generate_split
 
     chosen = tuple(f.strip() for f in families.split(",") if f.strip()) if families else None
     began = time.perf_counter()
@@ -97,9 +109,10 @@ def synth(out: str, n: int, seed: int, split: str, families: str | None, workers
                               families=chosen, style=TraceStyle(
                                   compare=compare_states, goal=restate_goal,
                                   tally=tally_counts or tally_verdicts, verdict=tally_verdicts,
-                                  columns=captions_by_column))
+                                  columns=captions_by_column, passes=captions_in_passes),
+                              palette=OTHER_COLOURS if other_colours else COLOURS)
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--families") from None
+        raise click.UsageError(str(error)) from None
     seconds = time.perf_counter() - began
     rate = n / seconds if seconds > 0 else 0.0
     click.echo(f"wrote {n} {split} records to {path} ({rate:.1f} clips/s)")

@@ -18,7 +18,15 @@ from vtedge.synth.questions import (
     TraceStyle,
 )
 from vtedge.synth.render import render_frame, render_frames, write_clip
-from vtedge.synth.scene import COLOURS, HELD_OUT_PAIRS, SHAPES, Event, Scene, sample_scene
+from vtedge.synth.scene import (
+    COLOURS,
+    HELD_OUT_PAIRS,
+    OTHER_COLOURS,
+    SHAPES,
+    Event,
+    Scene,
+    sample_scene,
+)
 
 __all__ = [
     "BASE_FAMILIES",
@@ -27,6 +35,7 @@ __all__ = [
     "FAMILIES",
     "GENERATOR_VERSION",
     "HELD_OUT_PAIRS",
+    "OTHER_COLOURS",
     "SHAPES",
     "SPLITS",
     "TWO_HOP_FAMILIES",

@@ -17,7 +17,7 @@ import numpy as np
 
 from vtedge.synth.questions import BASE_FAMILIES, FAMILIES, PLAIN, TWO_HOP_FAMILIES, TraceStyle
 from vtedge.synth.render import FPS, SIZE, write_clip
-from vtedge.synth.scene import sample_scene
+from vtedge.synth.scene import COLOURS, sample_scene
 
 GENERATOR_VERSION = "vtedge-synth/5"
 DATA_SOURCE = "synth"
@@ -69,9 +69,9 @@ def split_families(config: SplitConfig, families: tuple[str, ...] | None) -> tup
 
 def make_record(out: Path, index: int, seed: int, split: str,
                 families: tuple[str, ...] | None = None,
-                style: TraceStyle = PLAIN) -> dict:
-    """Sample, render and write record ``index`` of a split, its trace worded as ``style``
-    asks; returns its JSON dict."""
+                style: TraceStyle = PLAIN, palette: tuple[str, ...] = COLOURS) -> dict:
+    """Sample, render and write record ``index`` of a split, its shapes in ``palette``'s
+    colours and its trace worded as ``style`` asks; returns its JSON dict."""
     config = get_split(split)
     rng = np.random.default_rng([seed, config.code, index])
     asked = split_families(config, families)
@@ -81,7 +81,8 @@ def make_record(out: Path, index: int, seed: int, split: str,
         phases = int(config.phases[rng.integers(len(config.phases))])
     while True:
         objects = int(rng.integers(config.min_objects, config.max_objects + 1))
-        scene = sample_scene(rng, phases, config.phase_seconds, objects, config.held_out)
+        scene = sample_scene(rng, phases, config.phase_seconds, objects, config.held_out,
+                             palette)
         question = FAMILIES[family](rng, scene)
         if question is not None:
             break
@@ -107,23 +108,28 @@ def make_record(out: Path, index: int, seed: int, split: str,
     }
 
 
-def _make_chunk(args: tuple[Path, list[int], int, str, tuple[str, ...] | None, TraceStyle]
-                ) -> list[dict]:
-    out, indices, seed, split, families, style = args
-    return [make_record(out, i, seed, split, families, style) for i in indices]
+def _make_chunk(args: tuple[Path, list[int], int, str, tuple[str, ...] | None, TraceStyle,
+                            tuple[str, ...]]) -> list[dict]:
+    out, indices, seed, split, families, style, palette = args
+    return [make_record(out, i, seed, split, families, style, palette) for i in indices]
 
 
 def generate_split(
     out: Path, n: int, seed: int, split: str, progress: bool = True, workers: int | None = None,
     families: tuple[str, ...] | None = None, style: TraceStyle = PLAIN,
+    palette: tuple[str, ...] = COLOURS,
 ) -> Path:
     """Write ``n`` records of ``split`` under ``out``; returns ``out/records.jsonl``.
 
     ``workers`` processes render and encode in parallel (default: up to 2, the CPU count).
     ``families`` keeps only those question families (``describe`` alone makes the timed
     captions of the alignment stage). ``style`` words the traces (``TraceStyle``).
+    ``palette`` colours the shapes (``OTHER_COLOURS``: none a question asks about).
     """
     config = get_split(split)
+    if config.held_out and palette != COLOURS:
+        raise ValueError(f"split {split!r} shows held-out colour/shape pairs, which are in "
+                         "the suite's palette; other colours go with train or val")
     asked = split_families(config, families)
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
@@ -132,7 +138,7 @@ def generate_split(
     if workers is None:
         workers = max(1, min(2, os.cpu_count() or 1))
     chunk = 16
-    jobs = [(out, list(range(s, min(n, s + chunk))), seed, split, families, style)
+    jobs = [(out, list(range(s, min(n, s + chunk))), seed, split, families, style, palette)
             for s in range(0, n, chunk)]
 
     from vtedge.progress import progress_bar
@@ -159,6 +165,7 @@ def generate_split(
         "split": asdict(config),
         "families": list(asked),
         "trace_style": asdict(style),
+        "palette": list(palette),
         "seed": seed,
         "n": n,
         "fps": FPS,

@@ -14,6 +14,10 @@ import numpy as np
 
 SHAPES = ("circle", "square", "triangle")
 COLOURS = ("red", "green", "blue", "yellow")
+# Colours no question asks about: shapes drawn in them (``--other-colours``) show every
+# shape in every colour, so an alignment stage learns a shape apart from its colour
+# (benchmarks/results/training.md, session 23).
+OTHER_COLOURS = ("orange", "purple", "white", "cyan")
 # Colour/shape pairs the train and val splits never show; the ood split always does.
 HELD_OUT_PAIRS = frozenset({("triangle", "red"), ("circle", "green"), ("square", "blue")})
 EVENT_KINDS = ("appear", "vanish", "recolour", "start", "stop")
@@ -50,12 +54,14 @@ class ObjectState:
 
 @dataclass(frozen=True)
 class Scene:
-    """Objects, their events in time order, and the clip's timing."""
+    """Objects, their events in time order, the clip's timing, and the colours its shapes
+    take (a colour question offers them all)."""
 
     objects: tuple[SceneObject, ...]
     events: tuple[Event, ...]
     phases: int
     phase_seconds: float
+    palette: tuple[str, ...] = COLOURS
 
     @property
     def duration(self) -> float:
@@ -110,14 +116,15 @@ def _allowed(shape: str, colour: str, held_out_ok: bool) -> bool:
     return held_out_ok or (shape, colour) not in HELD_OUT_PAIRS
 
 
-def _legal_events(scene_objects, states, time, held_out_ok) -> dict[str, list[Event]]:
+def _legal_events(scene_objects, states, time, held_out_ok,
+                  palette: tuple[str, ...]) -> dict[str, list[Event]]:
     by_kind: dict[str, list[Event]] = {kind: [] for kind in EVENT_KINDS}
     for k, (o, s) in enumerate(zip(scene_objects, states, strict=False)):
         if not s.visible:
             by_kind["appear"].append(Event(time, k, "appear"))
             continue
         by_kind["vanish"].append(Event(time, k, "vanish"))
-        for colour in COLOURS:
+        for colour in palette:
             if colour != s.colour and _allowed(o.shape, colour, held_out_ok):
                 by_kind["recolour"].append(Event(time, k, "recolour", colour))
         by_kind["stop" if s.moving else "start"].append(
@@ -132,18 +139,21 @@ def sample_scene(
     phase_seconds: float,
     num_objects: int,
     held_out: bool,
+    palette: tuple[str, ...] = COLOURS,
 ) -> Scene:
-    """A random scene with one event at every phase boundary.
+    """A random scene with one event at every phase boundary, its shapes in ``palette``'s
+    colours.
 
     ``held_out`` makes the first-listed object start in its held-out colour (the ood
-    split); otherwise held-out pairs never occur. Every object is visible at some point.
+    split; ``COLOURS`` only); otherwise held-out pairs never occur. Every object is
+    visible at some point.
     """
     while True:
         shapes = rng.permutation(SHAPES)[:num_objects]
         columns = rng.permutation(3)[:num_objects]
         objects = []
         for k, (shape, column) in enumerate(zip(shapes, columns, strict=False)):
-            colours = [c for c in COLOURS if _allowed(shape, c, held_out)]
+            colours = [c for c in palette if _allowed(shape, c, held_out)]
             if held_out and k == 0:
                 colour = next(c for c in COLOURS if (shape, c) in HELD_OUT_PAIRS)
                 visible = True
@@ -158,11 +168,11 @@ def sample_scene(
             time = boundary * phase_seconds
             partial = Scene(tuple(objects), tuple(events), phases, phase_seconds)
             states = [partial.state(k, time - phase_seconds / 2) for k in range(num_objects)]
-            legal = _legal_events(objects, states, time, held_out)
+            legal = _legal_events(objects, states, time, held_out, palette)
             kinds = sorted(legal)
             choices = legal[kinds[rng.integers(len(kinds))]]
             events.append(choices[rng.integers(len(choices))])
-        scene = Scene(tuple(objects), tuple(events), phases, phase_seconds)
+        scene = Scene(tuple(objects), tuple(events), phases, phase_seconds, palette)
         seen = {shape for shape, _ in scene.pairs_shown()}
         if len(seen) == num_objects:
             return scene
