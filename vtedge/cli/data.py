@@ -73,13 +73,15 @@ def command() -> None:
 @click.option(
     "--captions-in-passes", is_flag=True,
     help="Caption each phase column by column in two passes, every shape then every colour "
-    "('Left: circle. Right: square. Left: green, still. Right: red, moving.').",
+    "('Left: circle. Right: square. Left: green, still. Right: red, moving.'); wins over "
+    "--captions-by-column.",
 )
 @click.option(
     "--other-colours", is_flag=True,
-    help="Draw the shapes in orange, purple, white and cyan, colours no other split uses, "
-    "so every shape comes in every colour: captions of these clips teach a shape apart "
-    "from its colour. train and val only (ood's held-out pairs are palette colours).",
+    help="Draw the shapes in orange, purple, white and cyan, colours no question of the "
+    "suite asks about, so every shape comes in every colour: captions of these clips teach "
+    "a shape apart from its colour. train and val only (ood's held-out pairs are palette "
+    "colours).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def synth(out: str, n: int, seed: int, split: str, families: str | None, workers: int | None,

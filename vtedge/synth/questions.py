@@ -202,6 +202,10 @@ def _by_shape(scene: Scene) -> list[int]:
     return sorted(range(len(scene.objects)), key=lambda k: scene.objects[k].shape)
 
 
+def _by_column(scene: Scene) -> list[int]:
+    return sorted(range(len(scene.objects)), key=lambda k: scene.objects[k].column)
+
+
 def _motion(state: ObjectState) -> str:
     return "moving" if state.moving else "still"
 
@@ -236,9 +240,8 @@ def _column_caption(scene: Scene, time: float) -> str:
     gave a colour/shape pair training never shows p 0.08 for its colour, 0.87 with the
     column first (``python -m benchmarks.colour_reading --task caption``, session 22).
     """
-    by_column = sorted(range(len(scene.objects)), key=lambda k: scene.objects[k].column)
     clauses = [f"{COLUMNS[obj.column]}: a {state.colour} {obj.shape}, {_motion(state)}."
-               for obj, state in _visible(scene, time, by_column)]
+               for obj, state in _visible(scene, time, _by_column(scene))]
     return " ".join(clauses) or NOTHING_VISIBLE
 
 
@@ -251,8 +254,7 @@ def _caption_in_passes(scene: Scene, time: float) -> str:
     0.16, 0.21 in the first phase, before any colour word: the shape is misread from the
     frames, not guessed from the text (benchmarks/results/training.md, session 23).
     """
-    by_column = sorted(range(len(scene.objects)), key=lambda k: scene.objects[k].column)
-    seen = _visible(scene, time, by_column)
+    seen = _visible(scene, time, _by_column(scene))
     shapes = [f"{COLUMNS[obj.column]}: {obj.shape}." for obj, _ in seen]
     looks = [f"{COLUMNS[obj.column]}: {state.colour}, {_motion(state)}." for obj, state in seen]
     return " ".join(shapes + looks) or NOTHING_VISIBLE
