@@ -2,8 +2,8 @@
 the gold trace teacher-forced, at every colour word and every shape word of the walk's
 captions ("The circle is green and still."; with ``--captions-by-column``, "Left: a green
 circle, still."; with ``--captions-in-passes``, "Left: circle. Left: green, still."), the
-probability the checkpoint gives the gold word among the
-palette's four colours or the three shapes, and how often it ranks it first; split into
+probability the checkpoint gives the gold word among the palette's four colours or the
+three shapes, and how often it ranks it first; split into
 colour/shape pairs training shows and the held-out pairs only ood clips show. A model that
 reads each word off the frames does as well on both; one that learned which colours go
 with which shape from the text ranks a held-out pair's second word last. ``--task
