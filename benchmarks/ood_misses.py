@@ -31,10 +31,12 @@ def held_out_clauses() -> tuple[str, ...]:
 def conclusion_form(text: str) -> str:
     """The sentence after a trace's last thought with its shapes, colours, events and
     numbers masked: "So the SHAPE was COLOUR." is the form of every colour question."""
+    from vtedge.synth.questions import EVENT_VERBS
     from vtedge.synth.scene import COLOURS, OTHER_COLOURS, SHAPES
 
     last = text.rsplit("</think>", 1)[-1].split("<answer>", 1)[0].strip()
-    masks = [(r"\b(appeared|vanished|turned \w+|started moving|stopped moving)\b", "EVENT"),
+    past = "|".join(p.format(colour=r"\w+") for p, _ in EVENT_VERBS.values())
+    masks = [(rf"\b({past})\b", "EVENT"),
              (rf"\b({'|'.join(SHAPES)})\b", "SHAPE"),
              (rf"\b({'|'.join(COLOURS + OTHER_COLOURS)})\b", "COLOUR"),
              (r"\d+", "N"), (r"\bshapes are\b", "shape is")]

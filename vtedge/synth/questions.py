@@ -152,16 +152,19 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+# Each event kind's verb, past and present; a recolour names its new colour.
+EVENT_VERBS = {
+    "appear": ("appeared", "appears"),
+    "vanish": ("vanished", "vanishes"),
+    "recolour": ("turned {colour}", "turns {colour}"),
+    "start": ("started moving", "starts moving"),
+    "stop": ("stopped moving", "stops moving"),
+}
+
+
 def describe(scene: Scene, event: Event, past: bool = True, subject: bool = True) -> str:
     """``the circle turned blue`` (past) or ``the circle turns blue`` (present)."""
-    verbs = {
-        "appear": ("appeared", "appears"),
-        "vanish": ("vanished", "vanishes"),
-        "recolour": (f"turned {event.colour}", f"turns {event.colour}"),
-        "start": ("started moving", "starts moving"),
-        "stop": ("stopped moving", "stops moving"),
-    }
-    verb = verbs[event.kind][0 if past else 1]
+    verb = EVENT_VERBS[event.kind][0 if past else 1].format(colour=event.colour)
     return f"the {scene.objects[event.obj].shape} {verb}" if subject else verb
 
 
