@@ -265,6 +265,38 @@ def test_tally_verdicts_say_whether_each_change_is_the_asked_shapes(tmp_path):
     assert verdicts
 
 
+def test_tally_each_shape_counts_the_changed_shapes_own_changes(tmp_path):
+    """With ``each_shape``, each count after a change is the changed shape's own running
+    count, read off the walk's change sentences; the first step keeps only "No change yet."
+    and nothing but the walk's thoughts differs from the tallied trace."""
+    tallied = _lines(generate_split(tmp_path / "tally", 40, seed=3, split="train",
+                                    progress=False, style=TraceStyle(tally=True)))
+    own = _lines(generate_split(tmp_path / "own", 40, seed=3, split="train", progress=False,
+                                style=TraceStyle(tally=True, each_shape=True)))
+    steps = 0
+    for a, b in zip(tallied, own, strict=True):
+        if a["family"] != "count":
+            assert b == a
+            continue
+        assert {k: v for k, v in a.items() if k != "process"} == \
+            {k: v for k, v in b.items() if k != "process"}
+        totals: dict[str, int] = {}
+        for old, new in zip(a["process"].splitlines(), b["process"].splitlines(), strict=True):
+            if " so far." not in old:
+                assert new == old
+                continue
+            change = re.search(r"<think>(.*?\.) ", old).group(1)
+            if change == "No change yet.":
+                assert new == old.replace(re.search(r" The \w+: 0 so far\.", old).group(0), "")
+                continue
+            shape = re.match(r"The (\w+) ", change).group(1)
+            totals[shape] = totals.get(shape, 0) + 1
+            assert re.search(r"<think>(.*)</think>", new).group(1) == \
+                f"{change} The {shape}: {totals[shape]} so far."
+            steps += 1
+    assert steps
+
+
 def test_captions_by_column_read_left_to_right_colour_before_shape():
     """With ``columns``, a walk step's caption names each visible shape by its column,
     left to right, colour before shape; the thought and the answer stay."""

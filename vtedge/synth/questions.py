@@ -34,15 +34,22 @@ NOTHING_VISIBLE = "Nothing is visible."
 @dataclass(frozen=True)
 class Tally:
     """Where a ``count`` walk step leaves the running count of the asked shape's changes;
-    ``adds`` says whether this step's change is one of them (``None`` before the first)."""
+    ``adds`` says whether this step's change is one of them (``None`` before the first).
+    ``changed`` is the shape this step's change is about and ``changed_total`` its own
+    running count (``""`` and 0 before the first change)."""
 
     shape: str
     total: int
     adds: bool | None
+    changed: str = ""
+    changed_total: int = 0
 
-    def render(self, verdict: bool) -> str:
+    def render(self, verdict: bool, each_shape: bool = False) -> str:
         """``The circle: 1 so far.``; with ``verdict``, after a change, ``That is the circle:
-        1 so far.`` or ``Not the circle: 0 so far.``"""
+        1 so far.`` or ``Not the circle: 0 so far.``; with ``each_shape``, the changed
+        shape's own count (``The square: 2 so far.``, nothing before the first change)."""
+        if each_shape:
+            return f"The {self.changed}: {self.changed_total} so far." if self.changed else ""
         if verdict and self.adds is not None:
             return f"{'That is' if self.adds else 'Not'} the {self.shape}: {self.total} so far."
         return f"The {self.shape}: {self.total} so far."
@@ -86,6 +93,7 @@ class TraceStyle:
     verdict, ``goal`` opens the first with what the question looks for, ``tally`` ends
     each step of a ``count`` walk with the running count instead of the change notes,
     ``verdict`` opens that count with whether the step's change is the asked shape's,
+    ``each_shape`` counts the changed shape's own changes instead of the asked shape's,
     ``columns`` captions each phase column by column, colour before shape, and ``passes``
     column by column in two passes, every shape then every colour."""
 
@@ -93,6 +101,7 @@ class TraceStyle:
     goal: bool = False
     tally: bool = False
     verdict: bool = False
+    each_shape: bool = False
     columns: bool = False
     passes: bool = False
 
@@ -134,7 +143,8 @@ class Question:
         walk = [_styled_caption(b, style) for b in self.walk]
         blocks = self.evidence(style)
         if style.tally:
-            walk = [replace(b, thought=f"{b.change} {b.tally.render(style.verdict)}")
+            walk = [replace(b, thought=" ".join(filter(None, (
+                        b.change, b.tally.render(style.verdict, style.each_shape)))))
                     if b.tally else b for b in walk]
         if style.goal and walk:
             walk[0] = walk[0].opened_with(self.goal)
@@ -425,10 +435,18 @@ def _tally(scene: Scene, shape: str, mine: list[Event]) -> tuple[Tally, ...]:
     """``The circle: 1 so far.`` after every walk step: whether a step adds one compares
     its change with the shape named a step before, not with the question ~450 tokens back
     (the walk's count notes land on other shapes' changes, benchmarks/results/training.md,
-    session 19)."""
+    session 19). Each also holds the count of its own change's shape (``each_shape``)."""
     phases = [_step_of(scene, e.time) for e in mine]
-    return tuple(Tally(shape, sum(p <= phase for p in phases), phase in phases if phase else None)
-                 for phase in range(scene.phases))
+    tallies = []
+    for phase in range(scene.phases):
+        total = sum(p <= phase for p in phases)
+        if not phase:
+            tallies.append(Tally(shape, total, None))
+            continue
+        obj = scene.events[phase - 1].obj  # the change this walk step names
+        tallies.append(Tally(shape, total, phase in phases, scene.objects[obj].shape,
+                             sum(e.obj == obj for e in scene.events[:phase])))
+    return tuple(tallies)
 
 
 @_walks
