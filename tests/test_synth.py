@@ -297,6 +297,35 @@ def test_tally_each_shape_counts_the_changed_shapes_own_changes(tmp_path):
     assert steps
 
 
+def test_tally_before_now_copies_the_last_count_then_adds_the_steps_change(tmp_path):
+    """With ``before_now``, each count after a change repeats the step before's count, then
+    gives this step's, one more when the change is the asked shape's; the first step's
+    count is "now"; nothing but the walk's counts differs from the tallied trace."""
+    tallied = _lines(generate_split(tmp_path / "tally", 40, seed=3, split="train",
+                                    progress=False, style=TraceStyle(tally=True)))
+    stepped = _lines(generate_split(tmp_path / "steps", 40, seed=3, split="train",
+                                    progress=False, style=TraceStyle(tally=True, before_now=True)))
+    steps = 0
+    for a, b in zip(tallied, stepped, strict=True):
+        if a["family"] != "count":
+            assert b == a
+            continue
+        shape = re.match(r"How many times did the (\w+) ", a["problem"]).group(1)
+        last = None
+        for old, new in zip(a["process"].splitlines(), b["process"].splitlines(), strict=True):
+            count = re.search(rf"\. The {shape}: (\d) so far\.", old)
+            if count is None:
+                assert new == old
+                continue
+            now = int(count.group(1))
+            said = f"{last} before, {now} now" if last is not None else f"{now} now"
+            assert new == old.replace(f"{now} so far", said)
+            assert last is None or now - last == old.count(f"<think>The {shape} ")
+            last = now
+            steps += 1
+    assert steps
+
+
 def test_captions_by_column_read_left_to_right_colour_before_shape():
     """With ``columns``, a walk step's caption names each visible shape by its column,
     left to right, colour before shape; the thought and the answer stay."""

@@ -71,6 +71,12 @@ def command() -> None:
     "shape; only the conclusion reads the asked shape's last count.",
 )
 @click.option(
+    "--tally-before-now", is_flag=True,
+    help="As --tally-counts, each count after a change giving the count before it, then "
+    "after it ('The circle: 0 before, 1 now.'), so a step adds at most one to a number it "
+    "has just copied.",
+)
+@click.option(
     "--captions-by-column", is_flag=True,
     help="Caption each phase column by column, colour before shape ('Left: a green circle, "
     "still. Right: a red square, moving.'), not shape by shape ('The circle is green and "
@@ -92,7 +98,7 @@ def command() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def synth(out: str, n: int, seed: int, split: str, families: str | None, workers: int | None,
           compare_states: bool, restate_goal: bool, tally_counts: bool, tally_verdicts: bool,
-          tally_each_shape: bool,
+          tally_each_shape: bool, tally_before_now: bool,
           captions_by_column: bool, captions_in_passes: bool, other_colours: bool,
           quiet: bool) -> None:
     """Write synthetic clips with known events and Video-Thinker-format questions.
@@ -117,8 +123,9 @@ def synth(out: str, n: int, seed: int, split: str, families: str | None, workers
         path = generate_split(Path(out), n, seed, split, progress=not quiet, workers=workers,
                               families=chosen, style=TraceStyle(
                                   compare=compare_states, goal=restate_goal,
-                                  tally=tally_counts or tally_verdicts or tally_each_shape,
-                                  verdict=tally_verdicts, each_shape=tally_each_shape,
+                                  tally=tally_counts or tally_verdicts or tally_each_shape
+                                  or tally_before_now, verdict=tally_verdicts,
+                                  each_shape=tally_each_shape, before_now=tally_before_now,
                                   columns=captions_by_column, passes=captions_in_passes),
                               palette=OTHER_COLOURS if other_colours else COLOURS)
     except ValueError as error:

@@ -44,14 +44,19 @@ class Tally:
     changed: str = ""
     changed_total: int = 0
 
-    def render(self, verdict: bool, each_shape: bool = False) -> str:
-        """``The circle: 1 so far.``; with ``verdict``, after a change, ``That is the circle:
-        1 so far.`` or ``Not the circle: 0 so far.``; with ``each_shape``, the changed
-        shape's own count (``The square: 2 so far.``, nothing before the first change)."""
-        if each_shape:
+    def render(self, style: TraceStyle) -> str:
+        """``The circle: 1 so far.``; after a change, with ``verdict`` ``That is the circle:
+        1 so far.`` or ``Not the circle: 0 so far.``, with ``before_now`` ``The circle: 0
+        before, 1 now.``, with ``each_shape`` the changed shape's own count (``The square:
+        2 so far.``, nothing before the first change)."""
+        if style.each_shape:
             return f"The {self.changed}: {self.changed_total} so far." if self.changed else ""
-        if verdict and self.adds is not None:
+        if self.adds is None:
+            return f"The {self.shape}: {self.total} {'now' if style.before_now else 'so far'}."
+        if style.verdict:
             return f"{'That is' if self.adds else 'Not'} the {self.shape}: {self.total} so far."
+        if style.before_now:
+            return f"The {self.shape}: {self.total - self.adds} before, {self.total} now."
         return f"The {self.shape}: {self.total} so far."
 
 
@@ -94,6 +99,7 @@ class TraceStyle:
     each step of a ``count`` walk with the running count instead of the change notes,
     ``verdict`` opens that count with whether the step's change is the asked shape's,
     ``each_shape`` counts the changed shape's own changes instead of the asked shape's,
+    ``before_now`` gives the count before the step's change, then after it,
     ``columns`` captions each phase column by column, colour before shape, and ``passes``
     column by column in two passes, every shape then every colour."""
 
@@ -102,6 +108,7 @@ class TraceStyle:
     tally: bool = False
     verdict: bool = False
     each_shape: bool = False
+    before_now: bool = False
     columns: bool = False
     passes: bool = False
 
@@ -144,7 +151,7 @@ class Question:
         blocks = self.evidence(style)
         if style.tally:
             walk = [replace(b, thought=" ".join(filter(None, (
-                        b.change, b.tally.render(style.verdict, style.each_shape)))))
+                        b.change, b.tally.render(style)))))
                     if b.tally else b for b in walk]
         if style.goal and walk:
             walk[0] = walk[0].opened_with(self.goal)
