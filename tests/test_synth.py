@@ -326,6 +326,17 @@ def test_tally_before_now_copies_the_last_count_then_adds_the_steps_change(tmp_p
     assert steps
 
 
+def test_a_count_is_worded_one_way(tmp_path):
+    """Two tally wordings at once are refused in one line, before any clip is written."""
+    with pytest.raises(ValueError, match="choose one"):
+        TraceStyle(tally=True, each_shape=True, before_now=True)
+    out = tmp_path / "both"
+    result = CliRunner().invoke(cli, ["data", "synth", "--out", str(out), "--n", "2",
+                                      "--tally-verdicts", "--tally-before-now", "--quiet"])
+    assert result.exit_code == 2 and "choose one of --tally-verdicts" in result.output
+    assert not out.exists()
+
+
 def test_captions_by_column_read_left_to_right_colour_before_shape():
     """With ``columns``, a walk step's caption names each visible shape by its column,
     left to right, colour before shape; the thought and the answer stay."""

@@ -118,6 +118,9 @@ def synth(out: str, n: int, seed: int, split: str, families: str | None, workers
     from vtedge.synth import COLOURS, OTHER_COLOURS, TraceStyle, generate_split
 
     chosen = tuple(f.strip() for f in families.split(",") if f.strip()) if families else None
+    if tally_verdicts + tally_each_shape + tally_before_now > 1:
+        raise click.UsageError("choose one of --tally-verdicts, --tally-each-shape and "
+                               "--tally-before-now")
     began = time.perf_counter()
     try:
         path = generate_split(Path(out), n, seed, split, progress=not quiet, workers=workers,

@@ -112,6 +112,11 @@ class TraceStyle:
     columns: bool = False
     passes: bool = False
 
+    def __post_init__(self) -> None:
+        if self.verdict + self.each_shape + self.before_now > 1:
+            raise ValueError("verdict, each_shape and before_now word a count three ways: "
+                             "choose one")
+
 
 PLAIN = TraceStyle()  # the recipe's traces
 
