@@ -241,13 +241,18 @@ def test_tally_counts_keeps_a_running_count_through_the_walk(splits, split, tmp_
     assert counted
 
 
+def _tallied_and(tmp_path, **style) -> tuple[list[dict], list[dict]]:
+    """The same 40 train records with plain running counts, and with ``style`` too."""
+    made = [_lines(generate_split(tmp_path / name, 40, seed=3, split="train", progress=False,
+                                  style=TraceStyle(tally=True, **extra)))
+            for name, extra in (("tally", {}), ("styled", style))]
+    return made[0], made[1]
+
+
 def test_tally_verdicts_say_whether_each_change_is_the_asked_shapes(tmp_path):
     """With ``verdict`` too, each count after a change opens with "That is" when the change
     is the asked shape's and "Not" otherwise; nothing else of the tallied trace changes."""
-    tallied = _lines(generate_split(tmp_path / "tally", 40, seed=3, split="train",
-                                    progress=False, style=TraceStyle(tally=True)))
-    judged = _lines(generate_split(tmp_path / "verdict", 40, seed=3, split="train",
-                                   progress=False, style=TraceStyle(tally=True, verdict=True)))
+    tallied, judged = _tallied_and(tmp_path, verdict=True)
     verdicts = 0
     for a, b in zip(tallied, judged, strict=True):
         if a["family"] != "count":
@@ -269,10 +274,7 @@ def test_tally_each_shape_counts_the_changed_shapes_own_changes(tmp_path):
     """With ``each_shape``, each count after a change is the changed shape's own running
     count, read off the walk's change sentences; the first step keeps only "No change yet."
     and nothing but the walk's thoughts differs from the tallied trace."""
-    tallied = _lines(generate_split(tmp_path / "tally", 40, seed=3, split="train",
-                                    progress=False, style=TraceStyle(tally=True)))
-    own = _lines(generate_split(tmp_path / "own", 40, seed=3, split="train", progress=False,
-                                style=TraceStyle(tally=True, each_shape=True)))
+    tallied, own = _tallied_and(tmp_path, each_shape=True)
     steps = 0
     for a, b in zip(tallied, own, strict=True):
         if a["family"] != "count":
@@ -301,10 +303,7 @@ def test_tally_before_now_copies_the_last_count_then_adds_the_steps_change(tmp_p
     """With ``before_now``, each count after a change repeats the step before's count, then
     gives this step's, one more when the change is the asked shape's; the first step's
     count is "now"; nothing but the walk's counts differs from the tallied trace."""
-    tallied = _lines(generate_split(tmp_path / "tally", 40, seed=3, split="train",
-                                    progress=False, style=TraceStyle(tally=True)))
-    stepped = _lines(generate_split(tmp_path / "steps", 40, seed=3, split="train",
-                                    progress=False, style=TraceStyle(tally=True, before_now=True)))
+    tallied, stepped = _tallied_and(tmp_path, before_now=True)
     steps = 0
     for a, b in zip(tallied, stepped, strict=True):
         if a["family"] != "count":
