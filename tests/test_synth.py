@@ -241,25 +241,29 @@ def test_tally_counts_keeps_a_running_count_through_the_walk(splits, split, tmp_
     assert counted
 
 
-def _tallied_and(tmp_path, **style) -> tuple[list[dict], list[dict]]:
-    """The same 40 train records with plain running counts, and with ``style`` too."""
-    made = [_lines(generate_split(tmp_path / name, 40, seed=3, split="train", progress=False,
-                                  style=TraceStyle(tally=True, **extra)))
-            for name, extra in (("tally", {}), ("styled", style))]
-    return made[0], made[1]
+def _count_traces(tmp_path, **style):
+    """The same 40 train records with plain running counts and with ``style`` too: each
+    ``count`` record's asked shape and its trace lines in both wordings, side by side. Every
+    other record, and every field but the trace, must be the same."""
+    tallied, styled = (_lines(generate_split(tmp_path / name, 40, seed=3, split="train",
+                                             progress=False, style=TraceStyle(tally=True, **extra)))
+                       for name, extra in (("tally", {}), ("styled", style)))
+    for a, b in zip(tallied, styled, strict=True):
+        if a["family"] != "count":
+            assert b == a
+            continue
+        assert {k: v for k, v in a.items() if k != "process"} == \
+            {k: v for k, v in b.items() if k != "process"}
+        shape = re.match(r"How many times did the (\w+) ", a["problem"]).group(1)
+        yield shape, zip(a["process"].splitlines(), b["process"].splitlines(), strict=True)
 
 
 def test_tally_verdicts_say_whether_each_change_is_the_asked_shapes(tmp_path):
     """With ``verdict`` too, each count after a change opens with "That is" when the change
     is the asked shape's and "Not" otherwise; nothing else of the tallied trace changes."""
-    tallied, judged = _tallied_and(tmp_path, verdict=True)
     verdicts = 0
-    for a, b in zip(tallied, judged, strict=True):
-        if a["family"] != "count":
-            assert b == a
-            continue
-        shape = re.match(r"How many times did the (\w+) ", a["problem"]).group(1)
-        for old, new in zip(a["process"].splitlines(), b["process"].splitlines(), strict=True):
+    for shape, lines in _count_traces(tmp_path, verdict=True):
+        for old, new in lines:
             change = re.search(r"<think>(.*?)\. ", old)
             if " so far." not in old or change.group(1) == "No change yet":
                 assert new == old
@@ -274,16 +278,10 @@ def test_tally_each_shape_counts_the_changed_shapes_own_changes(tmp_path):
     """With ``each_shape``, each count after a change is the changed shape's own running
     count, read off the walk's change sentences; the first step keeps only "No change yet."
     and nothing but the walk's thoughts differs from the tallied trace."""
-    tallied, own = _tallied_and(tmp_path, each_shape=True)
     steps = 0
-    for a, b in zip(tallied, own, strict=True):
-        if a["family"] != "count":
-            assert b == a
-            continue
-        assert {k: v for k, v in a.items() if k != "process"} == \
-            {k: v for k, v in b.items() if k != "process"}
+    for _, lines in _count_traces(tmp_path, each_shape=True):
         totals: dict[str, int] = {}
-        for old, new in zip(a["process"].splitlines(), b["process"].splitlines(), strict=True):
+        for old, new in lines:
             if " so far." not in old:
                 assert new == old
                 continue
@@ -303,15 +301,10 @@ def test_tally_before_now_copies_the_last_count_then_adds_the_steps_change(tmp_p
     """With ``before_now``, each count after a change repeats the step before's count, then
     gives this step's, one more when the change is the asked shape's; the first step's
     count is "now"; nothing but the walk's counts differs from the tallied trace."""
-    tallied, stepped = _tallied_and(tmp_path, before_now=True)
     steps = 0
-    for a, b in zip(tallied, stepped, strict=True):
-        if a["family"] != "count":
-            assert b == a
-            continue
-        shape = re.match(r"How many times did the (\w+) ", a["problem"]).group(1)
+    for shape, lines in _count_traces(tmp_path, before_now=True):
         last = None
-        for old, new in zip(a["process"].splitlines(), b["process"].splitlines(), strict=True):
+        for old, new in lines:
             count = re.search(rf"\. The {shape}: (\d) so far\.", old)
             if count is None:
                 assert new == old
