@@ -58,7 +58,7 @@ class InProcessRollout:
                  ) -> Completions:
         import torch
 
-        from vtedge.train.shared_prompt import causal_lm, prefill
+        from vtedge.train.shared_prompt import causal_lm, continue_after, prefill
 
         lm = causal_lm(self.model)
         core = lm.model
@@ -86,9 +86,9 @@ class InProcessRollout:
                 if bool(finished.all()) or len(tokens) == max_new_tokens:
                     break
                 attention = torch.cat([attention, attention.new_ones(rows, 1)], dim=1)
-                hidden = core(input_ids=token[:, None], attention_mask=attention,
-                              position_ids=position.view(1, rows, 1).expand(3, -1, -1),
-                              past_key_values=head.cache, use_cache=True).last_hidden_state
+                hidden = continue_after(
+                    core, head.cache, input_ids=token[:, None], attention_mask=attention,
+                    position_ids=position.view(1, rows, 1).expand(3, -1, -1)).last_hidden_state
                 logits = lm.lm_head(hidden[:, -1])
                 position = position + 1
         self.model.train(was_training)

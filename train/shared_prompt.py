@@ -15,6 +15,7 @@ on a model that runs unwrapped (one process).
 
 from __future__ import annotations
 
+import inspect
 from typing import NamedTuple
 
 
@@ -30,6 +31,15 @@ def rope_positions(core, batch: dict):
         video_grid_thw=batch.get("video_grid_thw"),
         second_per_grid_ts=batch.get("second_per_grid_ts"),
         attention_mask=batch["attention_mask"])[0]
+
+
+def continue_after(core, cache, **inputs):
+    """``core(**inputs)`` on tokens that follow ``cache``. transformers 5.24 renamed the
+    forward's and its output's ``past_key_values`` to ``cache`` (the old names warn; the
+    argument goes in 5.40)."""
+    name = "cache" if "cache" in inspect.signature(core.forward).parameters else (
+        "past_key_values")
+    return core(**inputs, **{name: cache}, use_cache=True)
 
 
 def fan_out(cache, owners) -> None:
@@ -55,7 +65,7 @@ def prefill(core, prompts: dict, owners) -> Prefilled:
     text after it continues 1-D positions on all three M-RoPE axes."""
     positions = rope_positions(core, prompts)
     head = core(**prompts, position_ids=positions, use_cache=True)
-    cache = head.past_key_values
+    cache = head["cache"] if "cache" in head else head["past_key_values"]  # see continue_after
     fan_out(cache, owners)
     return Prefilled(cache, head.last_hidden_state[:, -1:].index_select(0, owners),
                      positions[0, :, -1].index_select(0, owners) + 1,
@@ -76,10 +86,9 @@ def shared_prompt_logits(model, prompts: dict, owners, completion_ids, completio
     head = prefill(core, prompts, owners)
     steps = head.next_position[:, None] + torch.arange(completion_ids.shape[1],
                                                        device=completion_ids.device)
-    tail = core(input_ids=completion_ids,
-                attention_mask=torch.cat([head.attention, completion_mask], dim=1),
-                position_ids=steps.unsqueeze(0).expand(3, -1, -1), past_key_values=head.cache,
-                use_cache=True).last_hidden_state
+    tail = continue_after(core, head.cache, input_ids=completion_ids,
+                          attention_mask=torch.cat([head.attention, completion_mask], dim=1),
+                          position_ids=steps.unsqueeze(0).expand(3, -1, -1)).last_hidden_state
     # fp32 like the wrapped model's outputs under autocast, for the log-softmax.
     return lm.lm_head(torch.cat([head.last_hidden, tail[:, :-1]], dim=1)).float()
 
@@ -109,6 +118,7 @@ def shared_prefix_logits(model, batch: dict) -> tuple[object, int]:
     ids = batch["input_ids"]
     head = prefill(core, prefix, torch.zeros(ids.shape[0], dtype=torch.long, device=ids.device))
     rest = {k: v for k, v in batch.items() if k not in ("input_ids", "mm_token_type_ids")}
-    tail = core(input_ids=ids[:, start:], position_ids=rope_positions(core, batch)[:, :, start:],
-                past_key_values=head.cache, use_cache=True, **rest).last_hidden_state
+    tail = continue_after(core, head.cache, input_ids=ids[:, start:],
+                          position_ids=rope_positions(core, batch)[:, :, start:],
+                          **rest).last_hidden_state
     return lm.lm_head(tail).float(), start
