@@ -148,6 +148,37 @@ def test_short_stages_refuse_records_without_their_target(synth_data, tmp_path, 
     assert not (tmp_path / "run" / "run.json").exists()
 
 
+def test_a_signal_stops_the_command_with_status_130_and_resume_finishes(synth_data, tmp_path,
+                                                                        monkeypatch):
+    """SIGTERM mid-run: the step ends, last/ is saved, and the exit status tells a script
+    (the recipe, ``&&``) that the run did not finish; ``--resume`` then does."""
+    import os
+    import signal
+
+    from click.testing import CliRunner
+
+    import vtedge.train.sft as sft
+    from vtedge.cli import cli
+
+    def terminate_at_step_one(step, row):
+        if step == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return False
+
+    run = sft.train_sft
+    args = ["train", "sft", "--model", "vt-tiny", "--data", str(synth_data), "--out",
+            str(tmp_path / "run"), "--max-steps", "3", "--batch-size", "4", "--micro-batch",
+            "2", "--quiet"]
+    monkeypatch.setattr(sft, "train_sft", lambda config: run(config, terminate_at_step_one))
+    stopped = CliRunner().invoke(cli, args)
+    assert stopped.exit_code == 130, stopped.output
+    assert "stopped early, resume with --resume" in stopped.output
+    monkeypatch.setattr(sft, "train_sft", run)
+    resumed = CliRunner().invoke(cli, [*args, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.output.startswith("sft: 3 steps")
+
+
 def _spec():
     from vtedge.spec import get_spec
 

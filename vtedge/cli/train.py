@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from vtedge.spec import PRESETS
@@ -15,7 +17,8 @@ def command() -> None:
     Both run on one CPU or GPU, or many under `accelerate launch` (DDP; FSDP and
     DeepSpeed ZeRO-3 configs in configs/accelerate/). Run folders hold run.json,
     metrics.jsonl, last/ (resumable) and, for SFT, best/; checkpoints are plain
-    transformers directories.
+    transformers directories. Ctrl-C or SIGTERM stops a run after its current step
+    and saves it (a second one stops at once); the command then exits 130.
     """
 
 
@@ -55,6 +58,17 @@ def common_options(function):
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def finish(line: str, result) -> None:
+    """Print the run's summary. A run that a signal stopped early exits 130, as an
+    interrupted command does, so a script or ``&&`` does not go on as if it had finished."""
+    if result.stopped:
+        line += f"; stopped early, resume with --resume (checkpoint {result.out / 'last'})"
+    if is_main_process():
+        click.echo(line)
+    if result.stopped:
+        sys.exit(130)
 
 
 def prepare_torch(threads: int | None, quiet: bool) -> None:
@@ -140,10 +154,7 @@ def sft(threads, **options) -> None:
         best = {k: result.best[k] for k in ("step", "accuracy", "format_rate", "loss")
                 if k in result.best}
         line += "; " + summarize("best ", best) + f" -> {result.out / 'best'}"
-    if result.stopped:
-        line += f"; stopped early, resume with --resume (checkpoint {result.out / 'last'})"
-    if is_main_process():
-        click.echo(line)
+    finish(line, result)
 
 
 @command.command("grpo")
@@ -191,10 +202,7 @@ def grpo(threads, **options) -> None:
     prepare_torch(threads, options["quiet"])
     result = train_grpo(GRPOConfig(**options))
     line = summarize(f"grpo: {result.steps} steps; ", result.summary)
-    if result.stopped:
-        line += f"; stopped early, resume with --resume (checkpoint {result.out / 'last'})"
-    if is_main_process():
-        click.echo(line)
+    finish(line, result)
 
 
 @command.command("tokenizer")
