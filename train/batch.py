@@ -81,10 +81,12 @@ def chat_parts(record, video_tokens: int, task: str = TRACE,
 def prepare_examples(records: Sequence, tokenizer, spec: VisionSpec, *,
                      max_video_tokens: int | None = None, with_targets: bool = True,
                      task: str = TRACE, progress: bool = True,
-                     reasoning_weight: float = 1.0) -> list[Example]:
+                     reasoning_weight: float = 1.0, answer_weight: float = 1.0
+                     ) -> list[Example]:
     """Decode every clip and tokenize every prompt up front, so a bad clip or an
-    over-budget clip stops the run before any training step. ``reasoning_weight`` other
-    than 1 weights a trace's reasoning tokens in the loss (``train/token_weights.py``)."""
+    over-budget clip stops the run before any training step. ``reasoning_weight`` or
+    ``answer_weight`` other than 1 weights a trace's reasoning or answer tokens in the loss
+    (``train/token_weights.py``)."""
     from vtedge.progress import progress_bar
     from vtedge.video import load_clip
 
@@ -100,8 +102,9 @@ def prepare_examples(records: Sequence, tokenizer, spec: VisionSpec, *,
             prompt, answer = chat_parts(record, clip.video_tokens, task, bare=index % 2 == 0)
             target = answer + ASSISTANT_END if with_targets else ""
             target_ids, weights = [], None
-            if target and task == TRACE and reasoning_weight != 1.0:
-                target_ids, weights = weighted_encode(tokenizer, target, reasoning_weight)
+            if target and task == TRACE and (reasoning_weight, answer_weight) != (1.0, 1.0):
+                target_ids, weights = weighted_encode(tokenizer, target, reasoning_weight,
+                                                      answer_weight)
             elif target:
                 target_ids = encode(tokenizer, target)
             examples.append(Example(
@@ -121,12 +124,14 @@ def encode(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-def weighted_encode(tokenizer, text: str, weight: float) -> tuple[list[int], list[float]]:
-    """``text``'s ids (as ``encode`` gives them) and each one's reasoning weight."""
-    from vtedge.train.token_weights import reasoning_weights
+def weighted_encode(tokenizer, text: str, reasoning: float,
+                    answer: float) -> tuple[list[int], list[float]]:
+    """``text``'s ids (as ``encode`` gives them) and each one's loss weight."""
+    from vtedge.train.token_weights import trace_weights
 
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    return encoded["input_ids"], reasoning_weights(text, encoded["offset_mapping"], weight)
+    return encoded["input_ids"], trace_weights(text, encoded["offset_mapping"], reasoning,
+                                               answer)
 
 
 def pixel_inputs(examples: Sequence[Example], spec: VisionSpec, device, dtype):

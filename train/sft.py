@@ -58,6 +58,7 @@ class SFTConfig:
     freeze_vision: bool = False
     vision_lr_scale: float = 1.0
     reasoning_weight: float = 1.0
+    answer_weight: float = 1.0
     seed: int = 0
     resume: bool = False
     overwrite: bool = False
@@ -150,7 +151,8 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
                                            else []), config.task)
     examples = prepare_examples(started.train_records, loaded.tokenizer, loaded.spec,
                                 task=config.task, progress=not quiet,
-                                reasoning_weight=config.reasoning_weight)
+                                reasoning_weight=config.reasoning_weight,
+                                answer_weight=config.answer_weight)
     val_examples = prepare_examples(started.val_records, loaded.tokenizer, loaded.spec,
                                     task=config.task, progress=not quiet
                                     ) if started.val_records else []

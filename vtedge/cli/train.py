@@ -121,6 +121,10 @@ def summarize(prefix: str, values: dict) -> str:
               help="Loss weight of a trace's tokens outside <time> and <caption> (thoughts, "
                    "conclusion, answer) against 1 for those. The update follows the weighted "
                    "token mean; the logged loss stays the plain one.")
+@click.option("--answer-weight", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True,
+              help="Loss weight of a trace's <answer> element (its letter), in place of "
+                   "--reasoning-weight there.")
 def sft(threads, **options) -> None:
     """Supervised fine-tuning on reasoning traces (labels on the assistant turn only).
 
