@@ -24,6 +24,7 @@ def test_weights_are_one_inside_time_and_caption_the_answer_weight_on_the_answer
     assert weighted(1.0) == "<time>00:00-00:02</time><caption>The circle is red.</caption>"
     assert weighted(7.0) == "<answer>A</answer>"
     assert weighted(3.0) == "<think>No change yet.</think>\nSo the circle was red.\n"
+    # The answer weight defaults to 1.
     assert trace_weights(TRACE, [(0, 1), (len(TRACE) - 1, len(TRACE))], 3.0) == [1.0, 1.0]
     # A token reaching past a perception element, or into the answer, is reasoning.
     assert trace_weights(TRACE, [(30, 70), (len(TRACE) - 20, len(TRACE) - 10)], 3.0, 7.0) == [
