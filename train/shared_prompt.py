@@ -15,6 +15,7 @@ on a model that runs unwrapped (one process).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import NamedTuple
 
@@ -33,13 +34,18 @@ def rope_positions(core, batch: dict):
         attention_mask=batch["attention_mask"])[0]
 
 
-def continue_after(core, cache, **inputs):
-    """``core(**inputs)`` on tokens that follow ``cache``. transformers 5.24 renamed the
-    forward's and its output's ``past_key_values`` to ``cache`` (the old names warn; the
-    argument goes in 5.40)."""
-    name = "cache" if "cache" in inspect.signature(core.forward).parameters else (
+@functools.cache
+def cache_name(core_type) -> str:
+    """What ``core_type``'s forward and its output call the key/value cache. transformers
+    5.24 renamed ``past_key_values`` to ``cache`` (the old names warn; the argument goes in
+    5.40). Read once per class: rollouts call the forward once a token."""
+    return "cache" if "cache" in inspect.signature(core_type.forward).parameters else (
         "past_key_values")
-    return core(**inputs, **{name: cache}, use_cache=True)
+
+
+def continue_after(core, cache, **inputs):
+    """``core(**inputs)`` on tokens that follow ``cache``."""
+    return core(**inputs, **{cache_name(type(core)): cache}, use_cache=True)
 
 
 def fan_out(cache, owners) -> None:
@@ -65,7 +71,7 @@ def prefill(core, prompts: dict, owners) -> Prefilled:
     text after it continues 1-D positions on all three M-RoPE axes."""
     positions = rope_positions(core, prompts)
     head = core(**prompts, position_ids=positions, use_cache=True)
-    cache = head["cache"] if "cache" in head else head["past_key_values"]  # see continue_after
+    cache = head[cache_name(type(core))]
     fan_out(cache, owners)
     return Prefilled(cache, head.last_hidden_state[:, -1:].index_select(0, owners),
                      positions[0, :, -1].index_select(0, owners) + 1,
