@@ -20,7 +20,8 @@ def encode_video(
     """Encode ``(H, W, 3)`` uint8 RGB frames (or ``(H, W)`` gray) into ``path``.
 
     The container follows the file suffix. H.264 defaults to a fast preset so that
-    thousands of clips can be made on a laptop.
+    thousands of clips can be made on a laptop. Each frame gets its timestamp here: left
+    to PyAV, the same frames now and then decoded to other pixels.
     """
     import av
 
@@ -31,7 +32,7 @@ def encode_video(
     rate = Fraction(fps).limit_denominator(1001)
     with av.open(str(path), mode="w") as container:
         stream = None
-        for frame in frames:
+        for index, frame in enumerate(frames):
             frame = np.asarray(frame)
             if stream is None:
                 stream = container.add_stream(codec, rate=rate, options=options)
@@ -39,6 +40,7 @@ def encode_video(
                 stream.pix_fmt = pix_fmt
             source = "gray" if frame.ndim == 2 else "rgb24"
             video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format=source)
+            video_frame.pts, video_frame.time_base = index, 1 / rate
             for packet in stream.encode(video_frame):
                 container.mux(packet)
         if stream is None:
