@@ -130,3 +130,22 @@ def test_not_a_bundle(tmp_path):
     (tmp_path / MANIFEST).write_text("{not json")
     with pytest.raises(BundleError, match="unreadable manifest"):
         verify_bundle(tmp_path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m.update(graphs=list(m["graphs"])), "graphs must name a file"),
+    (lambda m: m.update(files=list(m["files"])), "files must map"),
+    (lambda m: m["files"].update({"tokenizer.json": "x"}), "files must map"),
+    (lambda m: m.update(token_ids=[1, 2]), "token_ids must give integer"),
+    (lambda m: m["token_ids"].update(video_token_id="x"), "token_ids must give integer"),
+    (lambda m: m["model_config"].pop("merge_size"), "model_config must give integer"),
+    (lambda m: m["bucket"].pop("prompt_tokens"), "bucket must give"),
+])
+def test_an_edited_manifest_is_refused_in_one_line(bundle, edit, message):
+    """The manifest carries no digest of itself: its structure is checked field by field."""
+    path = bundle / MANIFEST
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=message):
+        verify_bundle(bundle)

@@ -1,6 +1,7 @@
 """``vtedge eval`` end to end on a small synthetic split: gold, shuffled, unmatched, bad input."""
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -101,3 +102,36 @@ def test_bad_records_error_or_skip(split, tmp_path):
     assert _run("--pred", pred, "--data", str(path), "--source-root", "nodir").exit_code == 2
     missing = _run("--pred", str(tmp_path / "none.jsonl"), "--data", str(data))
     assert missing.exit_code == 3 and "predictions file not found" in missing.output
+
+
+def test_predictions_without_ids_match_by_line(split, tmp_path):
+    """A line lost on either side shifts no later prediction onto another record."""
+    root, _, records = split
+    anonymous = [{k: v for k, v in r.items() if k != "problem_id"} for r in records]
+    gold = [{"output": r["process"] + "\n" + r["solution"]} for r in records]
+    data = _write(tmp_path / "noid.jsonl", anonymous)
+    cut = tmp_path / "cut.jsonl"
+    _write(cut, gold)
+    cut.write_text('{"output": "cut off\n' + "".join(cut.read_text().splitlines(True)[1:]))
+    scores_json = tmp_path / "s.json"
+    result = _run("--pred", str(cut), "--data", data, "--root", str(root / "val"),
+                  "--json", str(scores_json))
+    assert result.exit_code == 0, result.output
+    scores = json.loads(scores_json.read_text())
+    assert scores["accuracy"] == pytest.approx(7 / 8) and scores["matched"] == 7
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n" + "".join(Path(data).read_text().splitlines(True)[1:]))
+    result = _run("--pred", _write(tmp_path / "gold.jsonl", gold), "--data", str(broken),
+                  "--root", str(root / "val"), "--skip-bad", "--json", str(scores_json))
+    assert result.exit_code == 0, result.output
+    scores = json.loads(scores_json.read_text())
+    assert scores["accuracy"] == 1.0 and scores["n"] == 7
+    assert "prediction 1: no problem_id and no record at this line" in result.output
+
+
+def test_an_output_path_under_a_file_is_one_line(split, tmp_path):
+    _, data, records = split
+    pred = _write(tmp_path / "p.jsonl", [{"problem_id": records[0]["problem_id"], "output": ""}])
+    result = _run("--pred", pred, "--data", str(data), "--json", f"{pred}/scores.json")
+    assert result.exit_code == 3 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("vtedge: error: ") and result.stderr.count("\n") == 1

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import videos
 from click.testing import CliRunner
 
 from vtedge.bundle import verify_bundle
@@ -74,3 +75,25 @@ def test_documented_commands_ask_the_shipped_examples(document, families):
             assert f'examples/{record.family}.mp4 "{record.problem}"' in text
             for option in record.options:
                 assert f'--options "{option}"' in text
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--options", "red"], "does not start with its letter"),
+    (["--options", "A. red", "--options", "A. blue"], "letter A names more than one option"),
+    (["--temperature", "nan"], "must be a number"),
+    (["--seed", "-1"], "not in the range"),
+])
+def test_ask_refuses_bad_option_values_before_it_runs(extra, message):
+    record = load_records(EXAMPLES)[0]
+    result = CliRunner().invoke(cli, ["ask", str(record.video_path), record.problem, *extra])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_ask_warns_in_one_line_about_a_clip_it_cannot_read_to_the_end(tmp_path):
+    whole = videos.write_video(tmp_path / "whole.mkv", videos.numbered_frames(30), 12,
+                               options={"preset": "ultrafast", "g": "5"})
+    path = videos.make_truncated(tmp_path / "cut.mkv", whole, 0.6)
+    result = CliRunner().invoke(cli, ["ask", str(path), "What happened?", "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(f"vtedge: warning: {path}: only ")
+    assert all(line.startswith("vtedge: warning: ") for line in result.stderr.splitlines())

@@ -171,3 +171,9 @@ def test_video_thinker_preset_is_the_published_setting():
     assert spec.second_per_grid_t(2.0) == 1.0
     assert spec.grid_thw(16, 224, 280) == (8, 16, 20)
     assert spec.video_tokens((8, 16, 20)) == 640
+
+
+@pytest.mark.parametrize("fields", [{"fps": math.nan}, {"fps": 0.0}, {"total_pixels": -1}])
+def test_a_rate_or_budget_that_is_not_a_positive_number_is_refused(fields):
+    with pytest.raises(BudgetError, match="must be a positive number|must be positive"):
+        VisionSpec(**fields)

@@ -79,13 +79,18 @@ def check_checkpoint_dir(path: str | Path) -> Path:
     if not path.is_dir() or not (path / "config.json").is_file():
         raise ModelError(f"{path}: not a transformers checkpoint directory (no config.json)")
     try:
-        model_type = json.loads((path / "config.json").read_text()).get("model_type")
+        config = json.loads((path / "config.json").read_text())
     except json.JSONDecodeError as error:
         raise ModelError(f"{path}/config.json: not valid JSON ({error.msg})") from None
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if model_type is None:
+        raise ModelError(f"{path}/config.json: no model_type; vtedge reads qwen2_5_vl models")
     if model_type != "qwen2_5_vl":
         raise ModelError(
             f"{path}: a {model_type!r} checkpoint; vtedge trains and exports qwen2_5_vl models"
         )
+    if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
+        raise ModelError(f"{path}: no weights (*.safetensors or *.bin) beside config.json")
     return path
 
 

@@ -25,6 +25,13 @@ GRAPHS = ("vision_encoder", "embed_tokens", "decoder_model_merged")
 TOKENIZER = "tokenizer.json"
 REQUIRED_TOKEN_IDS = ("eos_token_id", "pad_token_id", "video_token_id", "vision_start_token_id",
                       "vision_end_token_id")
+# What the runtime reads from ``model_config`` and ``bucket`` (beyond the spec's checks).
+MODEL_CONFIG_KEYS = ("hidden_size", "num_hidden_layers", "num_key_value_heads", "head_dim",
+                     "merge_size", "tokens_per_second")
+BUCKET_KEYS = ("height", "width", "grid_thw", "prompt_tokens", "max_sequence_length")
+# The input each graph is called with: a manifest naming one graph for another is refused.
+GRAPH_INPUTS = {"vision_encoder": "pixel_values", "embed_tokens": "input_ids",
+                "decoder_model_merged": "inputs_embeds"}
 
 
 @dataclass(frozen=True)
@@ -140,7 +147,35 @@ def _manifest(path: Path) -> dict:
                                "model_config", "quantization") if key not in manifest]
     if missing:
         raise BundleError(f"{path}: manifest lacks {', '.join(missing)}")
+    problem = _shape_problem(manifest)
+    if problem:
+        raise BundleError(f"{path}/{MANIFEST}: {problem}")
     return manifest
+
+
+def _shape_problem(manifest: dict) -> str | None:
+    """What in the manifest's structure the runtime could not read, if anything: the
+    manifest itself carries no digest, so an edited one is checked field by field."""
+    def ints(value, keys) -> bool:
+        return isinstance(value, dict) and all(type(value.get(k)) is int for k in keys)
+
+    files, graphs = manifest["files"], manifest["graphs"]
+    if not isinstance(files, dict) or not all(
+            isinstance(e, dict) and type(e.get("bytes")) is int and isinstance(e.get("sha256"), str)
+            for e in files.values()):
+        return "files must map each name to its bytes and sha256"
+    if not isinstance(graphs, dict) or not all(isinstance(graphs.get(g), str) for g in GRAPHS):
+        return f"graphs must name a file for each of {', '.join(GRAPHS)}"
+    if not ints(manifest["token_ids"], REQUIRED_TOKEN_IDS):
+        return f"token_ids must give integer {', '.join(REQUIRED_TOKEN_IDS)}"
+    if not ints(manifest["model_config"], MODEL_CONFIG_KEYS):
+        return f"model_config must give integer {', '.join(MODEL_CONFIG_KEYS)}"
+    if not isinstance(manifest["bucket"], dict) or any(
+            k not in manifest["bucket"] for k in BUCKET_KEYS):
+        return f"bucket must give {', '.join(BUCKET_KEYS)}"
+    if not isinstance(manifest["vision_spec"], dict):
+        return "vision_spec must be an object"
+    return None
 
 
 def verify_bundle(path: str | Path) -> Bundle:
@@ -156,9 +191,6 @@ def verify_bundle(path: str | Path) -> Bundle:
     unlisted = [name for name in needed if name not in files]
     if unlisted:
         raise BundleError(f"{path}: manifest does not list {', '.join(unlisted)}")
-    ids = manifest["token_ids"]
-    if any(key not in ids for key in REQUIRED_TOKEN_IDS):
-        raise BundleError(f"{path}: manifest token_ids lack one of {', '.join(REQUIRED_TOKEN_IDS)}")
     for name, entry in files.items():
         file = path / name
         if Path(name).name != name:

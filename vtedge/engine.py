@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vtedge.bundle import Bundle
-from vtedge.errors import ProviderError
+from vtedge.bundle import GRAPH_INPUTS, GRAPHS, Bundle
+from vtedge.errors import BundleError, ProviderError
 
 PROVIDERS = {
     "tensorrt": "TensorrtExecutionProvider",
@@ -158,6 +158,22 @@ def next_token(logits: np.ndarray, temperature: float, top_p: float,
     return int(order[:keep.sum()][rng.choice(len(kept), p=kept)])
 
 
+def _load_graph(onnxruntime, bundle: Bundle, graph: str, options, providers):
+    """One graph's session; a file onnxruntime cannot load, or one that does not take the
+    graph's input, is a bad bundle."""
+    file = bundle.graph(graph)
+    try:
+        session = onnxruntime.InferenceSession(str(file), options, providers=providers)
+    except Exception as error:  # onnxruntime raises its own classes, not exported by name
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise BundleError(f"{bundle.path}: onnxruntime cannot load {file.name} ({first})") from None
+    names = [i.name for i in session.get_inputs()]
+    if GRAPH_INPUTS[graph] not in names:
+        raise BundleError(f"{bundle.path}: {file.name} is not a {graph} graph (inputs "
+                          f"{', '.join(names)})")
+    return session
+
+
 class Engine:
     """The three onnxruntime sessions of one bundle on one provider."""
 
@@ -178,10 +194,9 @@ class Engine:
         if threads:
             options.intra_op_num_threads = threads
         self.sessions = {}
-        for graph in ("vision_encoder", "embed_tokens", "decoder_model_merged"):
-            session = onnxruntime.InferenceSession(
-                str(bundle.graph(graph)), options,
-                providers=provider_list(self.provider, bundle, graph, cache_dir))
+        for graph in GRAPHS:
+            session = _load_graph(onnxruntime, bundle, graph, options,
+                                  provider_list(self.provider, bundle, graph, cache_dir))
             if PROVIDERS[self.provider] not in session.get_providers():
                 message = (f"{PROVIDERS[self.provider]} failed to start for {graph}; "
                            f"running on {_short(session.get_providers())}")

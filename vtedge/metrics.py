@@ -103,21 +103,27 @@ def match_predictions(
     """``{record index: output}`` and descriptions of predictions that match no record.
 
     A prediction with a ``problem_id`` matches the record with that id; one without
-    matches the record at its own position (line index).
+    matches the record on its ``line`` of the data file when it names one (``vtedge eval``
+    gives each prediction its own line of the predictions file), else the record at its
+    own position.
     """
     by_id = {_key(r.problem_id): k for k, r in enumerate(records) if r.problem_id is not None}
+    by_line = {r.line: k for k, r in enumerate(records) if r.problem_id is None}
     outputs: dict[int, str] = {}
     unmatched: list[str] = []
     for position, prediction in enumerate(predictions):
         pid = prediction.get("problem_id") if isinstance(prediction, Mapping) else None
         output = prediction.get("output") if isinstance(prediction, Mapping) else None
+        line = prediction.get("line") if isinstance(prediction, Mapping) else None
         label = f"prediction {position + 1}" + (f" (problem_id {pid!r})" if pid is not None else "")
         if pid is not None:
             index = by_id.get(_key(pid))
             if index is None:
                 unmatched.append(f"{label}: no record has this problem_id")
                 continue
-        elif position < len(records):
+        elif isinstance(line, int) and line in by_line:
+            index = by_line[line]
+        elif not isinstance(line, int) and position < len(records):
             index = position
         else:
             unmatched.append(f"{label}: no problem_id and no record at this line")

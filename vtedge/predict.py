@@ -4,9 +4,9 @@ Decoding follows the published evaluation settings in the prompt file (temperatu
 top_p, max_tokens); frames follow the model's own vision spec, which a bundle's vision
 encoder is fixed to. Each prediction is appended and flushed as soon as it exists, and a
 re-run skips the records already in the file, so an interrupted evaluation resumes. Every
-line carries a ``run`` fingerprint (the model's files and the decoding settings), and a
-file written by another run is refused rather than resumed, so one score never mixes two
-models' answers.
+line carries a ``run`` fingerprint (the model's files, the dataset file and the decoding
+settings), and a file written by another run is refused rather than resumed, so one score
+never mixes two models' answers, nor answers to another dataset's questions.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ def published_decoding() -> dict:
     return dict(load_prompt_file()["evaluation_decoding"])
 
 
-def run_fingerprint(model: Path, decoding: dict) -> str:
+def run_fingerprint(model: Path, decoding: dict, records: Sequence) -> str:
     """A short digest of what decides a prediction: a bundle's manifest (which holds every
-    graph's sha256) or a checkpoint's config and weights, and the decoding settings."""
+    graph's sha256) or a checkpoint's config and weights, the decoding settings, and the
+    dataset files the records come from (two datasets may share problem_ids)."""
     from vtedge.bundle import MANIFEST, file_digest, is_bundle
 
     if is_bundle(model):
@@ -37,35 +38,43 @@ def run_fingerprint(model: Path, decoding: dict) -> str:
     else:
         files = sorted(p for p in model.iterdir()
                        if p.name == "config.json" or p.suffix in (".safetensors", ".bin"))
-    digest = hashlib.sha256(json.dumps(decoding, sort_keys=True).encode())
+    sources = sorted({str(Path(r.source).resolve()) for r in records if r.source})
+    digest = hashlib.sha256(json.dumps([decoding, sources], sort_keys=True).encode())
     for path in files:
         digest.update(f"{path.name}:{file_digest(path)}".encode())
     return digest.hexdigest()[:16]
 
 
-def _done(out: Path, run: str) -> tuple[set[str], int]:
-    """problem_ids already predicted in ``out``, and how many predictions carry none;
-    refuses a file whose lines another run wrote."""
-    ids, anonymous = set(), 0
+def _done(out: Path, run: str) -> tuple[set[str], set[int]]:
+    """problem_ids already predicted in ``out``, and the data-file lines of those predicted
+    records that have none; refuses a file whose lines another run wrote."""
+    ids: set[str] = set()
+    lines: set[int] = set()
     if not out.exists():
-        return ids, anonymous
-    for number, line in enumerate(out.read_text(encoding="utf-8").splitlines(), start=1):
+        return ids, lines
+    try:
+        text = out.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DatasetError(f"{out}: not UTF-8 text; pass another --out, or delete it") from None
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
+            row = None
+        if not isinstance(row, dict):
             raise DatasetError(
-                f"{out}:{number}: not JSON; fix or remove the line to resume") from None
+                f"{out}:{number}: not a JSON object; fix or remove the line to resume")
         if row.get("run", run) != run:
             raise DatasetError(
-                f"{out}:{number}: written by another model or decoding settings (run "
+                f"{out}:{number}: written by another model, dataset or decoding settings (run "
                 f"{row['run']}, this is {run}); pass another --out, or delete it to start over")
-        if row.get("problem_id") is None:
-            anonymous += 1
-        else:
+        if row.get("problem_id") is not None:
             ids.add(str(row["problem_id"]))
-    return ids, anonymous
+        elif isinstance(row.get("line"), int):
+            lines.add(row["line"])
+    return ids, lines
 
 
 def predict(model: str | Path | None, records: Sequence, out: str | Path, *,
@@ -73,7 +82,7 @@ def predict(model: str | Path | None, records: Sequence, out: str | Path, *,
             temperature: float | None = None, top_p: float | None = None, seed: int = 0,
             progress: bool = True, warn=None) -> Path:
     """Append one ``{"problem_id", "output", "answer", "run", "timings"}`` line per new
-    record."""
+    record (plus the record's data-file ``line`` when it has no problem_id)."""
     from vtedge.progress import progress_bar
     from vtedge.runtime import existing_model_path, open_model
 
@@ -85,17 +94,12 @@ def predict(model: str | Path | None, records: Sequence, out: str | Path, *,
     out.parent.mkdir(parents=True, exist_ok=True)
     model = existing_model_path(model)
     run = run_fingerprint(model, {"max_new_tokens": max_new_tokens,
-                                  "temperature": temperature, "top_p": top_p, "seed": seed})
-    done, anonymous = _done(out, run)
-    todo = []
-    for record in records:
-        if record.problem_id is None:
-            if anonymous:
-                anonymous -= 1
-                continue
-        elif str(record.problem_id) in done:
-            continue
-        todo.append(record)
+                                  "temperature": temperature, "top_p": top_p, "seed": seed},
+                          records)
+    done, done_lines = _done(out, run)
+    todo = [r for r in records
+            if (r.line not in done_lines if r.problem_id is None
+                else str(r.problem_id) not in done)]
     if not todo:
         return out
     if warn is None:
@@ -110,6 +114,8 @@ def predict(model: str | Path | None, records: Sequence, out: str | Path, *,
                                  top_p=top_p, seed=seed)
             row = {"problem_id": record.problem_id, "output": answer.raw,
                    "answer": answer.answer, "run": run, "timings": answer.timings}
+            if record.problem_id is None:
+                row["line"] = record.line  # what `vtedge eval` matches it by
             sink.write(json.dumps(row, ensure_ascii=False) + "\n")
             sink.flush()
             advance()

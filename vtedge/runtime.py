@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vtedge.bundle import TOKENIZER, Bundle, check_bucket, is_bundle, verify_bundle
-from vtedge.errors import MissingPathError, ModelError
+from vtedge.errors import BundleError, MissingPathError, ModelError
 from vtedge.spec import VisionSpec
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
@@ -168,7 +168,10 @@ class BundleRuntime:
 
         self.bundle = bundle if isinstance(bundle, Bundle) else verify_bundle(bundle)
         self.spec = self.bundle.spec
-        self.tokenizer = load_tokenizer(self.bundle.file(TOKENIZER))
+        try:
+            self.tokenizer = load_tokenizer(self.bundle.file(TOKENIZER))
+        except Exception as error:  # tokenizers raises a bare Exception on a bad file
+            raise BundleError(f"{self.bundle.path}: unreadable {TOKENIZER} ({error})") from None
         self.warn = warn or (lambda message: warnings.warn(message, RuntimeWarning,
                                                            stacklevel=4))
         self.engine = Engine(self.bundle, provider, cache_dir, threads, self.warn)

@@ -61,8 +61,10 @@ class VisionSpec:
     def __post_init__(self) -> None:
         if self.nframes is not None and self.nframes < FRAME_FACTOR:
             raise BudgetError(f"nframes must be at least {FRAME_FACTOR}, got {self.nframes}")
-        if self.fps <= 0:
-            raise BudgetError(f"fps must be positive, got {self.fps}")
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise BudgetError(f"fps must be a positive number, got {self.fps}")
+        if self.total_pixels <= 0:
+            raise BudgetError(f"total_pixels must be positive, got {self.total_pixels}")
         if self.min_frames > self.max_frames:
             raise BudgetError(
                 f"min_frames ({self.min_frames}) exceeds max_frames ({self.max_frames})"

@@ -149,9 +149,43 @@ def test_predict_refuses_to_resume_another_runs_file(int8_bundle, synth_data, tm
     out = tmp_path / "pred.jsonl"
     predict(int8_bundle, records[:1], out, provider="cpu", max_new_tokens=4, progress=False)
     before = out.read_text()
-    with pytest.raises(DatasetError, match="another model or decoding settings"):
+    with pytest.raises(DatasetError, match="another model, dataset or decoding settings"):
         predict(int8_bundle, records, out, provider="cpu", max_new_tokens=5, progress=False)
     assert out.read_text() == before
+
+
+def test_predict_refuses_another_datasets_file(int8_bundle, synth_data, tmp_path):
+    """Two datasets may share problem_ids: answers to one are never resumed for the other."""
+    from vtedge.datasets import load_records
+    from vtedge.errors import DatasetError
+    from vtedge.predict import predict
+
+    other = tmp_path / "other.jsonl"
+    other.write_text(synth_data.read_text())
+    out = tmp_path / "pred.jsonl"
+    predict(int8_bundle, load_records(synth_data), out, provider="cpu", max_new_tokens=4,
+            progress=False)
+    with pytest.raises(DatasetError, match="another model, dataset or decoding settings"):
+        predict(int8_bundle, load_records(other, root=synth_data.parent), out, provider="cpu",
+                max_new_tokens=4, progress=False)
+
+
+def test_predict_resumes_records_without_ids_by_line(int8_bundle, synth_data, tmp_path):
+    from vtedge.datasets import load_records
+    from vtedge.metrics import score
+    from vtedge.predict import predict
+
+    data = tmp_path / "noid.jsonl"
+    rows = [json.loads(line) for line in synth_data.read_text().splitlines()]
+    data.write_text("\n" + "".join(json.dumps({k: v for k, v in r.items() if k != "problem_id"})
+                                    + "\n" for r in rows))
+    records = load_records(data, root=synth_data.parent)
+    out = tmp_path / "pred.jsonl"
+    predict(int8_bundle, records[1:], out, provider="cpu", max_new_tokens=4, progress=False)
+    predict(int8_bundle, records, out, provider="cpu", max_new_tokens=4, progress=False)
+    predictions = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [p["line"] for p in predictions] == [3, 2]
+    assert score(predictions, records).matched == 2
 
 
 def test_a_tampered_bundle_is_refused_before_it_runs(int8_bundle, synth_record, tmp_path):
@@ -166,6 +200,30 @@ def test_a_tampered_bundle_is_refused_before_it_runs(int8_bundle, synth_record, 
     result = ask(synth_record["video"], "q", "--model", copy)
     assert result.exit_code == 7
     assert "decoder_model_merged.onnx does not match its sha256" in result.stderr
+
+
+def test_a_graph_onnxruntime_cannot_run_as_named_is_a_bad_bundle(int8_bundle, synth_record,
+                                                                  tmp_path):
+    """A manifest rewritten around a damaged or misnamed graph still gets one line, exit 7."""
+    import shutil
+
+    from vtedge.bundle import MANIFEST, write_manifest
+
+    def rewrite(edit):
+        copy = tmp_path / f"bundle{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(int8_bundle, copy)
+        manifest = json.loads((copy / MANIFEST).read_text())
+        edit(copy, manifest)
+        write_manifest(copy, {k: v for k, v in manifest.items()
+                              if k not in ("format", "format_version", "files")})
+        return ask(synth_record["video"], "q", "--model", copy)
+
+    garbage = rewrite(lambda copy, _: (copy / "vision_encoder.onnx").write_bytes(b"not onnx"))
+    assert garbage.exit_code == 7 and "cannot load vision_encoder.onnx" in garbage.stderr
+    swapped = rewrite(lambda _, m: m["graphs"].update(vision_encoder="embed_tokens.onnx",
+                                                      embed_tokens="vision_encoder.onnx"))
+    assert swapped.exit_code == 7 and "is not a vision_encoder graph" in swapped.stderr
+    assert "Traceback" not in garbage.stderr + swapped.stderr
 
 
 def test_sampling_is_seeded(int8_bundle, synth_record):

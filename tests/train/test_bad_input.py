@@ -63,6 +63,14 @@ def test_checkpoint_of_another_architecture(tmp_path, synth_data):
     line = one_line_error(
         run_cli(*sft_args(synth_data, tmp_path / "run2", "--model", tmp_path / "nope")), 3)
     assert "nope" in line
+    (foreign / "config.json").write_text(json.dumps({"model_type": "qwen2_5_vl"}))
+    line = one_line_error(
+        run_cli(*sft_args(synth_data, tmp_path / "run3", "--model", foreign)), 8)
+    assert "no weights" in line
+    (foreign / "config.json").write_text("[1]")
+    line = one_line_error(
+        run_cli(*sft_args(synth_data, tmp_path / "run4", "--model", foreign)), 8)
+    assert "no model_type" in line
 
 
 def test_clip_outside_the_budget(tmp_path, synth_data):

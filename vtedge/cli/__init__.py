@@ -4,11 +4,17 @@ libraries (torch, onnxruntime) only inside its body, so ``--help`` stays instant
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
 from vtedge import __version__
-from vtedge.errors import VtedgeError
+from vtedge.errors import MissingPathError, VtedgeError
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as the user reads it: one line, without the source line that raised it."""
+    click.echo(f"vtedge: warning: {message}", err=True)
 
 
 class VtedgeGroup(click.Group):
@@ -16,10 +22,16 @@ class VtedgeGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _one_line_warning
+                return super().invoke(ctx)
         except VtedgeError as error:
             click.echo(f"vtedge: error: {error}", err=True)
             sys.exit(error.exit_code)
+        except (NotADirectoryError, FileExistsError, IsADirectoryError, PermissionError) as error:
+            # An output path the user named under a file, or one they may not write.
+            click.echo(f"vtedge: error: {error.filename}: {error.strerror}", err=True)
+            sys.exit(MissingPathError.exit_code)
         except KeyboardInterrupt:
             click.echo("vtedge: interrupted", err=True)
             sys.exit(130)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 import click
@@ -32,11 +33,34 @@ def _print_answer(result, options) -> None:
         click.secho(f"answer: {result.answer or '(none given)'}", bold=True)
 
 
+def _finite(ctx, param, value: float) -> float:
+    """click's FloatRange lets NaN through; the sampler cannot use it."""
+    if not math.isfinite(value):
+        raise click.BadParameter(f"must be a number, got {value}")
+    return value
+
+
+def _lettered(ctx, param, options: tuple[str, ...]) -> tuple[str, ...]:
+    """Each option starts with its own letter ("A. red"): the answer is that letter."""
+    letters = []
+    for option in options:
+        head = option.strip()
+        if not (head[:1].isascii() and head[:1].isupper()
+                and (len(head) == 1 or not head[1].isalnum())):
+            raise click.BadParameter(f'{option!r} does not start with its letter, as in "A. red"')
+        letters.append(head[0])
+    repeated = sorted({letter for letter in letters if letters.count(letter) > 1})
+    if repeated:
+        raise click.BadParameter(f"letter {', '.join(repeated)} names more than one option")
+    return options
+
+
 @click.command("ask")
 @click.argument("video", type=click.Path())
 @click.argument("question")
-@click.option("--options", "options", multiple=True, metavar='"A. …"',
-              help="One answer option (repeat the flag); without it the question is free-form.")
+@click.option("--options", "options", multiple=True, metavar='"A. …"', callback=_lettered,
+              help="One answer option, starting with its letter (repeat the flag); without "
+              "it the question is free-form.")
 @click.option("--model", "model", type=click.Path(),
               help="A bundle (vtedge export) or a checkpoint directory (runs with torch).")
 @spec_options(base="the model's own")
@@ -48,10 +72,11 @@ def _print_answer(result, options) -> None:
 @click.option("--max-new-tokens", default=1024, show_default=True, type=click.IntRange(1),
               help="Longest answer to generate.")
 @click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(0),
-              help="0 decodes greedily; above 0 samples (with --top-p).")
+              callback=_finite, help="0 decodes greedily; above 0 samples (with --top-p).")
 @click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(0, 1),
-              help="Nucleus size when sampling.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Sampling seed.")
+              callback=_finite, help="Nucleus size when sampling.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0),
+              help="Sampling seed.")
 def command(video: str, question: str, options: tuple[str, ...], model: str | None, spec,
             provider: str, as_json: bool, max_new_tokens: int, temperature: float, top_p: float,
             seed: int) -> None:

@@ -25,7 +25,8 @@ def command() -> None:
     help="Records (one clip each).",
 )
 @click.option(
-    "--seed", default=0, show_default=True, type=int, help="Same seed, same split, byte for byte."
+    "--seed", default=0, show_default=True, type=click.IntRange(min=0),
+    help="Same seed, same split, byte for byte."
 )
 @click.option(
     "--split",

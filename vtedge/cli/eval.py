@@ -15,7 +15,9 @@ def read_predictions(path: Path) -> tuple[list[dict], list[str]]:
     """Prediction objects from JSONL (or a JSON list), and the lines that were not objects.
 
     Unreadable lines are reported like unmatched predictions, not fatal: a generation run
-    cut off mid-line still gets scored.
+    cut off mid-line still gets scored. A prediction without a problem_id keeps its line
+    number (unless it names its record's ``line``), so a line dropped here does not shift
+    the predictions after it onto other records.
     """
     if not path.is_file():
         raise MissingPathError(f"predictions file not found: {path}")
@@ -23,6 +25,8 @@ def read_predictions(path: Path) -> tuple[list[dict], list[str]]:
     predictions, bad = [], []
     for number, value in rows:
         if isinstance(value, dict):
+            if value.get("problem_id") is None:
+                value.setdefault("line", number)
             predictions.append(value)
         else:
             reason = value if isinstance(value, BadRecord) else "not a JSON object"
@@ -49,8 +53,8 @@ def _source_roots(pairs: tuple[str, ...]) -> dict[str, str]:
               help="A bundle or checkpoint to run over the dataset (default, without "
               "--pred: the embedded default model).")
 @click.option("--out", type=click.Path(dir_okay=False),
-              help="With --model: predictions JSONL to write (resumable; "
-              "default MODEL.pred.jsonl).")
+              help="With --model: predictions JSONL to write (resumable; default "
+              "NAME.pred.jsonl in the current folder, NAME the model folder's name).")
 @click.option(
     "--json", "json_out", type=click.Path(dir_okay=False), help="Also write the scores here."
 )
