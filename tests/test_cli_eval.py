@@ -135,3 +135,10 @@ def test_an_output_path_under_a_file_is_one_line(split, tmp_path):
     result = _run("--pred", pred, "--data", str(data), "--json", f"{pred}/scores.json")
     assert result.exit_code == 3 and "Traceback" not in result.stderr
     assert result.stderr.startswith("vtedge: error: ") and result.stderr.count("\n") == 1
+
+
+def test_a_dataset_without_records_is_refused(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    result = _run("--pred", _write(tmp_path / "p.jsonl", []), "--data", str(empty))
+    assert result.exit_code == 6 and "no records to score" in result.stderr

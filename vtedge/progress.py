@@ -12,12 +12,17 @@ def progress_bar(label: str, total: int | None, disable: bool = False,
                  transient: bool = False) -> Iterator[Callable[..., None]]:
     """Yields ``advance(n=1, **fields)``; ``fields`` are shown after the bar (loss, lr).
 
-    A ``transient`` bar is erased when done, for jobs whose own output follows it.
+    A ``transient`` bar is erased when done, for jobs whose own output follows it; off a
+    terminal, where rich draws no live bar, it would leave only a blank line, so it is off.
     """
+    if not disable:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        disable = transient and not console.is_terminal
     if disable:
         yield lambda n=1, **fields: None
         return
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -29,7 +34,7 @@ def progress_bar(label: str, total: int | None, disable: bool = False,
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
-    with Progress(*columns, console=Console(stderr=True), transient=transient) as progress:
+    with Progress(*columns, console=console, transient=transient) as progress:
         task = progress.add_task(label, total=total, info="")
 
         def advance(n: int = 1, **fields) -> None:

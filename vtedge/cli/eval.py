@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from vtedge.datasets import BadRecord, read_json_rows
-from vtedge.errors import MissingPathError
+from vtedge.errors import DatasetError, MissingPathError
 
 
 def read_predictions(path: Path) -> tuple[list[dict], list[str]]:
@@ -113,6 +113,9 @@ def command(
         skip_bad=skip_bad,
         check_videos=not no_check_videos,
     )
+    if not records:
+        raise DatasetError(f"{data}: no records to score"
+                           + (f" ({records.skipped} skipped as bad)" if records.skipped else ""))
     if run_model:
         from vtedge.predict import predict
 

@@ -8,6 +8,9 @@ import click
 
 from vtedge.spec import PRESETS
 
+POSITIVE = click.IntRange(1)
+NON_NEGATIVE = click.IntRange(0)
+
 
 @click.group("train")
 def command() -> None:
@@ -33,23 +36,24 @@ def common_options(function):
         click.option("--spec", "spec", type=click.Choice(sorted(PRESETS)),
                      help="Vision spec (default: the checkpoint's or the preset's)."),
         click.option("--lr", type=float, help="Peak learning rate."),
-        click.option("--max-steps", type=int, help="Optimizer steps (overrides --epochs)."),
-        click.option("--micro-batch", type=int, help="Sequences per forward pass per process."),
+        click.option("--max-steps", type=POSITIVE, help="Optimizer steps (overrides --epochs)."),
+        click.option("--micro-batch", type=POSITIVE,
+                     help="Sequences per forward pass per process."),
         click.option("--warmup-ratio", type=float, help="Fraction of steps spent warming up."),
         click.option("--weight-decay", type=float, help="AdamW weight decay."),
         click.option("--max-grad-norm", type=float, help="Gradient-norm clip."),
-        click.option("--max-new-tokens", type=int, help="Generation length limit."),
-        click.option("--save-every", type=int, default=50, show_default=True,
+        click.option("--max-new-tokens", type=POSITIVE, help="Generation length limit."),
+        click.option("--save-every", type=POSITIVE, default=50, show_default=True,
                      help="Steps between checkpoints (last/)."),
-        click.option("--limit", type=int, help="Use only the first N training records."),
+        click.option("--limit", type=POSITIVE, help="Use only the first N training records."),
         click.option("--lora", is_flag=True, help="Train LoRA adapters on the language model."),
         click.option("--lora-rank", type=int, default=16, show_default=True),
         click.option("--lora-alpha", type=int, default=32, show_default=True),
         click.option("--freeze-vision", is_flag=True, help="Keep the vision tower fixed."),
         click.option("--vision-lr-scale", type=float, default=1.0, show_default=True,
                      help="The vision tower's learning rate as a fraction of --lr."),
-        click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--threads", type=int, help="CPU threads for torch (default: torch's)."),
+        click.option("--seed", type=NON_NEGATIVE, default=0, show_default=True),
+        click.option("--threads", type=POSITIVE, help="CPU threads for torch (default: torch's)."),
         click.option("--cpu", is_flag=True, help="Train on the CPU even if a GPU is present."),
         click.option("--resume", is_flag=True, help="Continue the run in --out from last/."),
         click.option("--overwrite", is_flag=True, help="Delete the run in --out and start over."),
@@ -107,13 +111,13 @@ def summarize(prefix: str, values: dict) -> str:
 @click.option("--tokenizer", type=click.Path(),
               help="Tokenizer directory for a preset (default: train one on --data's text).")
 @click.option("--val-data", type=click.Path(), help="Validation records.")
-@click.option("--val-limit", type=int, help="Use only the first N validation records.")
-@click.option("--val-generate", type=int, default=64, show_default=True,
+@click.option("--val-limit", type=POSITIVE, help="Use only the first N validation records.")
+@click.option("--val-generate", type=NON_NEGATIVE, default=64, show_default=True,
               help="Validation records answered by greedy generation (format rate, accuracy).")
-@click.option("--eval-every", type=int, default=50, show_default=True,
+@click.option("--eval-every", type=POSITIVE, default=50, show_default=True,
               help="Steps between validations.")
 @click.option("--epochs", type=float, help="Passes over the training records.")
-@click.option("--batch-size", type=int, help="Sequences per optimizer step, all processes.")
+@click.option("--batch-size", type=POSITIVE, help="Sequences per optimizer step, all processes.")
 @click.option("--min-lr-ratio", type=float, default=0.1, show_default=True,
               help="Cosine floor as a fraction of the peak learning rate.")
 @click.option("--reasoning-weight", type=click.FloatRange(min=0, min_open=True), default=1.0,
@@ -167,7 +171,7 @@ def sft(threads, **options) -> None:
               help="Checkpoint to start from (usually an SFT run's best/), or a preset.")
 @click.option("--tokenizer", type=click.Path(), help="Tokenizer directory for a preset.")
 @click.option("--num-generations", "-G", type=int, help="Completions per prompt (G).")
-@click.option("--prompts-per-step", type=int, help="Prompts per optimizer step, all processes.")
+@click.option("--prompts-per-step", type=POSITIVE, help="Prompts per step, all processes.")
 @click.option("--temperature", type=float, help="Sampling temperature of rollouts.")
 @click.option("--top-p", type=float, default=1.0, show_default=True)
 @click.option("--beta", type=float, help="KL weight against the frozen reference.")
@@ -177,7 +181,7 @@ def sft(threads, **options) -> None:
               default="grpo", show_default=True)
 @click.option("--scale-rewards", type=click.Choice(["group", "batch", "none"]),
               default="group", show_default=True)
-@click.option("--iterations", type=int, default=1, show_default=True,
+@click.option("--iterations", type=POSITIVE, default=1, show_default=True,
               help="Policy updates per rollout batch (old log-probs are kept).")
 @click.option("--accuracy-weight", type=float, default=1.0, show_default=True)
 @click.option("--format-weight", type=float, default=1.0, show_default=True)
