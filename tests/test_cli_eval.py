@@ -78,6 +78,7 @@ def test_missing_model_is_an_error(split, tmp_path, monkeypatch):
     result = _run("--model", "bundle/", "--data", str(data))
     assert result.exit_code == 3 and "vtedge: error: bundle: no such model" in result.output
     assert _run("--model", "b/", "--pred", "p.jsonl", "--data", str(data)).exit_code == 2
+    assert _run("--pred", "p.jsonl", "--out", "o.jsonl", "--data", str(data)).exit_code == 2
     # Neither --model nor --pred: the embedded default model, or a clear error without one.
     monkeypatch.setattr("vtedge.runtime.DEFAULT_MODEL_DIR", tmp_path / "none")
     result = _run("--data", str(data))

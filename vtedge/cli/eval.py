@@ -99,6 +99,9 @@ def command(
 
     if model is not None and pred is not None:
         raise click.UsageError("give either --model (to run it) or --pred, not both")
+    if out is not None and pred is not None:
+        raise click.UsageError("--out names where --model writes its predictions; --pred "
+                               "scores a file that exists")
     run_model = pred is None
     if run_model:
         from vtedge.runtime import model_path
