@@ -70,7 +70,7 @@ def _describe(clip, files: list[Path]) -> str:
         + f", {clip.fps:.3f} fps, {clip.duration:.2f} s, {clip.total_frames} frames",
         f"sampled {len(clip.timestamps)} frames at {clip.sample_fps:.3f} fps "
         f"({clip.strategy} decode, {clip.frames_decoded} pictures decoded)",
-        f"resized to {clip.width}x{clip.height}; grid_thw {t}x{h}x{w}; "
+        f"resized to {clip.width}x{clip.height} (WxH; --resize takes HxW); grid_thw {t}x{h}x{w}; "
         f"{clip.video_tokens} video tokens; second_per_grid_t {clip.second_per_grid_t:.4f}",
         "frame  index  time",
     ]
