@@ -120,6 +120,13 @@ def test_the_default_model_folder_is_used_when_it_holds_a_bundle(int8_bundle, sy
     assert result.exit_code == 0, result.output
 
 
+def test_a_provider_named_for_a_checkpoint_is_warned_about(tiny_checkpoint, synth_record):
+    result = ask(synth_record["video"], "q", "--model", tiny_checkpoint, "--provider", "cpu",
+                 "--max-new-tokens", "2")
+    assert result.exit_code == 0, result.output
+    assert "vtedge: warning: --provider cpu applies to bundles" in result.stderr
+
+
 def test_a_path_that_is_neither_bundle_nor_checkpoint(tmp_path, synth_record):
     (tmp_path / "weights.bin").write_bytes(b"0")
     result = ask(synth_record["video"], "q", "--model", tmp_path)
