@@ -128,6 +128,9 @@ def test_predictions_without_ids_match_by_line(split, tmp_path):
     scores = json.loads(scores_json.read_text())
     assert scores["accuracy"] == 1.0 and scores["n"] == 7
     assert "prediction 1: no problem_id and no record at this line" in result.output
+    result = _run("--pred", _write(tmp_path / "gold.jsonl", gold), "--data", str(split[1]),
+                  "--json", str(scores_json))  # records with ids, predictions in their order
+    assert result.exit_code == 0 and json.loads(scores_json.read_text())["accuracy"] == 1.0
 
 
 def test_an_output_path_under_a_file_is_one_line(split, tmp_path):

@@ -108,7 +108,7 @@ def match_predictions(
     own position.
     """
     by_id = {_key(r.problem_id): k for k, r in enumerate(records) if r.problem_id is not None}
-    by_line = {r.line: k for k, r in enumerate(records) if r.problem_id is None}
+    by_line = {r.line: k for k, r in enumerate(records)}
     outputs: dict[int, str] = {}
     unmatched: list[str] = []
     for position, prediction in enumerate(predictions):

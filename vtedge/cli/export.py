@@ -38,8 +38,8 @@ def command(model: str, out: str, int8: bool, target: str, calib: str | None, ca
     The bundle holds vision_encoder.onnx (one frame size; the spec's frame count, or any
     count up to its max_frames for a spec that samples by fps), embed_tokens.onnx,
     decoder_model_merged.onnx (KV cache), tokenizer.json and a manifest with every file's
-    sha256 and the parity results. The export fails when the
-    bundle does not match the torch model (parity gate) unless --force.
+    sha256 and the parity results. The export fails when the bundle does not match the
+    torch model (parity gate) unless --force.
 
     \b
     Example:
