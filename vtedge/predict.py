@@ -38,7 +38,8 @@ def run_fingerprint(model: Path, decoding: dict, records: Sequence) -> str:
     else:
         files = sorted(p for p in model.iterdir()
                        if p.name == "config.json" or p.suffix in (".safetensors", ".bin"))
-    sources = sorted({str(Path(r.source).resolve()) for r in records if r.source})
+    sources = sorted({str(Path(source).resolve()) for source in {r.source for r in records}
+                      if source})
     digest = hashlib.sha256(json.dumps([decoding, sources], sort_keys=True).encode())
     for path in files:
         digest.update(f"{path.name}:{file_digest(path)}".encode())

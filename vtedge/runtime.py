@@ -272,9 +272,13 @@ def open_model(path: str | Path | None, provider: str = "auto", *,
                 f"{path} is a checkpoint; running it needs torch and transformers "
                 f"(pip install 'vtedge[train]'): {error}"
             ) from None
-        if provider != "auto" and warn is not None:
-            warn(f"--provider {provider} applies to bundles; {path} is a checkpoint and runs "
-                 "through torch")
+        if provider != "auto":
+            message = (f"--provider {provider} applies to bundles; {path} is a checkpoint and "
+                       "runs through torch")
+            if warn is None:
+                warnings.warn(message, RuntimeWarning, stacklevel=2)
+            else:
+                warn(message)
         return TorchRuntime(path)
     raise ModelError(f"{path}: neither a bundle (manifest.json) nor a checkpoint directory "
                      "(config.json)")
