@@ -131,7 +131,7 @@ class Recipe:
                  str(self.data(split)), "--out", str(pred), "--json", str(scores))
         result = json.loads(scores.read_text(encoding="utf-8"))
         lengths = [json.loads(line)["timings"]["new_tokens"]
-                   for line in pred.read_text(encoding="utf-8").splitlines() if line.strip()]
+                   for line in pred.read_text(encoding="utf-8").split("\n") if line.strip()]
         result["completion_length"] = sum(lengths) / max(1, len(lengths))
         return result
 

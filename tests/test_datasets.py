@@ -102,6 +102,8 @@ BAD = [
     (_record(data_type="image"), "video only"),
     (_record(segments=[{"start": 3, "end": 1}]), "segments[0]"),
     (_record(segments={"start": 0}), "must be a list"),
+    (_record(segments=[{"start": 0, "end": float("inf"), "caption": "x"}]),
+     "Infinity is not a JSON number"),
     (_record(problem_id=[1]), "problem_id"),
     (["not", "an", "object"], "must be a JSON object"),
 ]
@@ -144,6 +146,21 @@ def test_bad_lines_and_files(layout):
     (tmp_path / "data" / "binary.jsonl").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(DatasetError, match="not UTF-8"):
         load_records(tmp_path / "data" / "binary.jsonl")
+
+
+def test_what_json_allows_reads_and_what_it_does_not_is_refused(layout):
+    """A byte-order mark and U+2028 in a string are valid JSON text; 1e999 overflows."""
+    tmp_path, roots = layout
+    path = tmp_path / "data" / "r.jsonl"
+    caption = "a ball\u2028rolls"
+    text = json.dumps(_record(segments=[{"start": 0, "end": 2, "caption": caption}]),
+                      ensure_ascii=False)
+    path.write_text("\ufeff" + text + "\n", encoding="utf-8")
+    loaded = load_records(path, roots=roots)
+    assert loaded[0].segments[0].caption == caption
+    path.write_text(text.replace('"end": 2', '"end": 1e999') + "\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="r.jsonl:1: segments"):
+        load_records(path, roots=roots)
 
 
 def test_check_videos_off(layout):

@@ -80,7 +80,7 @@ def test_documented_commands_ask_the_shipped_examples(document, families):
 @pytest.mark.parametrize(("extra", "message"), [
     (["--options", "red"], "does not start with its letter"),
     (["--options", "A. red", "--options", "A. blue"], "letter A names more than one option"),
-    (["--temperature", "nan"], "must be a number"),
+    (["--temperature", "nan"], "not a finite number"),
     (["--seed", "-1"], "not in the range"),
 ])
 def test_ask_refuses_bad_option_values_before_it_runs(extra, message):

@@ -9,6 +9,7 @@ counted in ``LoadedRecords.skipped`` (with the reason in ``LoadedRecords.problem
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -129,27 +130,43 @@ def read_json_rows(path: Path) -> list[tuple[int, Any]]:
     """``(line, value)`` per record: JSONL line numbers, or 1-based positions in a JSON list.
 
     A JSONL line that does not parse comes back as a ``BadRecord`` value, so the caller
-    decides whether it is fatal; a broken JSON list is a ``DatasetError``.
+    decides whether it is fatal; a broken JSON list is a ``DatasetError``. A leading
+    byte-order mark is skipped (editors on Windows write one); ``NaN`` and ``Infinity``,
+    which Python's json reads but JSON does not have, are refused.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise DatasetError(f"{path}: not UTF-8 text ({error.reason})") from None
     if text.lstrip().startswith("["):
         try:
-            values = json.loads(text)
+            values = _strict_json(text)
         except json.JSONDecodeError as error:
             raise DatasetError(f"{path}:{error.lineno}: invalid JSON: {error.msg}") from None
+        except BadRecord as error:
+            raise DatasetError(f"{path}: invalid JSON: {error}") from None
         return list(enumerate(values, start=1))
     rows: list[tuple[int, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on newlines only: str.splitlines would also cut at U+2028 and other separators
+    # that JSON strings may hold unescaped.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            rows.append((number, json.loads(line)))
+            rows.append((number, _strict_json(line)))
         except json.JSONDecodeError as error:
             rows.append((number, BadRecord(f"invalid JSON: {error.msg}")))
+        except BadRecord as error:
+            rows.append((number, BadRecord(f"invalid JSON: {error}")))
     return rows
+
+
+def _strict_json(text: str) -> Any:
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> None:
+    raise BadRecord(f"{name} is not a JSON number")
 
 
 def _text(data: dict, key: str, default: str | None = None) -> str:
@@ -171,7 +188,8 @@ def _segments(value: Any) -> tuple[GroundTruthSegment, ...]:
         if not isinstance(item, dict):
             raise BadRecord(f"segments[{k}] must be an object with start, end, caption")
         start, end = item.get("start"), item.get("end")
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (start, end))
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                      and math.isfinite(v) for v in (start, end))
         if not numeric or not 0 <= start <= end:
             raise BadRecord(
                 f"segments[{k}] needs numeric 0 <= start <= end, got {start!r}, {end!r}"

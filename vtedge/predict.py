@@ -57,7 +57,8 @@ def _done(out: Path, run: str) -> tuple[set[str], set[int]]:
         text = out.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise DatasetError(f"{out}: not UTF-8 text; pass another --out, or delete it") from None
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Newlines only: an output written unescaped may hold U+2028, which splitlines cuts at.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

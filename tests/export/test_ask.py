@@ -211,7 +211,8 @@ def test_a_tampered_bundle_is_refused_before_it_runs(int8_bundle, synth_record, 
 
 def test_a_graph_onnxruntime_cannot_run_as_named_is_a_bad_bundle(int8_bundle, synth_record,
                                                                   tmp_path):
-    """A manifest rewritten around a damaged or misnamed graph still gets one line, exit 7."""
+    """A manifest rewritten around a damaged or misnamed graph, or a video token its
+    tokenizer does not hold there, still gets one line, exit 7."""
     import shutil
 
     from vtedge.bundle import MANIFEST, write_manifest
@@ -230,7 +231,10 @@ def test_a_graph_onnxruntime_cannot_run_as_named_is_a_bad_bundle(int8_bundle, sy
     swapped = rewrite(lambda _, m: m["graphs"].update(vision_encoder="embed_tokens.onnx",
                                                       embed_tokens="vision_encoder.onnx"))
     assert swapped.exit_code == 7 and "is not a vision_encoder graph" in swapped.stderr
-    assert "Traceback" not in garbage.stderr + swapped.stderr
+    foreign_pad = rewrite(lambda _, m: m["token_ids"].update(video_token_id=10**6))
+    assert foreign_pad.exit_code == 7
+    assert "is not the tokenizer's <|video_pad|>" in foreign_pad.stderr
+    assert "Traceback" not in garbage.stderr + swapped.stderr + foreign_pad.stderr
 
 
 def test_sampling_is_seeded(int8_bundle, synth_record):

@@ -88,3 +88,18 @@ def test_clip_outside_the_budget(tmp_path, synth_data):
     line = one_line_error(run_cli(*sft_args(folder / "records.jsonl", tmp_path / "run")), 5)
     assert "short.mp4" in line
     assert not (tmp_path / "run" / "run.json").exists()  # the run can simply start again
+
+
+@pytest.mark.parametrize(("stage", "option", "value"), [
+    ("sft", "--lr", "nan"), ("sft", "--epochs", "0"), ("sft", "--warmup-ratio", "1.5"),
+    ("sft", "--lora-rank", "0"), ("sft", "--save-every", "0"), ("sft", "--max-grad-norm", "inf"),
+    ("grpo", "--num-generations", "1"), ("grpo", "--temperature", "0"), ("grpo", "--top-p", "0"),
+    ("grpo", "--beta", "-0.1"),
+])
+def test_a_value_no_run_can_use_is_refused_as_the_flag_is_read(tmp_path, stage, option, value):
+    args = [stage, "--data", tmp_path / "data.jsonl", "--out", tmp_path / "run", option, value]
+    if stage == "grpo":
+        args += ["--init", "vt-tiny"]
+    result = run_cli(*args)
+    assert result.exit_code == 2 and f"Invalid value for '{option}" in result.output, result.output
+    assert not (tmp_path / "run").exists()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 
 import click
 
+from vtedge.cli.ranges import FRACTION, NON_NEGATIVE, NON_NEGATIVE_NUMBER, POSITIVE
 from vtedge.cli.spec_options import spec_options
 
 
@@ -31,13 +31,6 @@ def _print_answer(result, options) -> None:
         click.secho(f"answer: {result.answer or '(none given)'}{text}", bold=True)
     else:
         click.secho(f"answer: {result.answer or '(none given)'}", bold=True)
-
-
-def _finite(ctx, param, value: float) -> float:
-    """click's FloatRange lets NaN through; the sampler cannot use it."""
-    if not math.isfinite(value):
-        raise click.BadParameter(f"must be a number, got {value}")
-    return value
 
 
 def _lettered(ctx, param, options: tuple[str, ...]) -> tuple[str, ...]:
@@ -69,13 +62,13 @@ def _lettered(ctx, param, options: tuple[str, ...]) -> tuple[str, ...]:
               help="onnxruntime execution provider for a bundle.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object (answer, answer_text, segments, raw, timings).")
-@click.option("--max-new-tokens", default=1024, show_default=True, type=click.IntRange(1),
+@click.option("--max-new-tokens", default=1024, show_default=True, type=POSITIVE,
               help="Longest answer to generate.")
-@click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(0),
-              callback=_finite, help="0 decodes greedily; above 0 samples (with --top-p).")
-@click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(0, 1),
-              callback=_finite, help="Nucleus size when sampling.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(0),
+@click.option("--temperature", default=0.0, show_default=True, type=NON_NEGATIVE_NUMBER,
+              help="0 decodes greedily; above 0 samples (with --top-p).")
+@click.option("--top-p", default=1.0, show_default=True, type=FRACTION,
+              help="Nucleus size when sampling.")
+@click.option("--seed", default=0, show_default=True, type=NON_NEGATIVE,
               help="Sampling seed.")
 def command(video: str, question: str, options: tuple[str, ...], model: str | None, spec,
             provider: str, as_json: bool, max_new_tokens: int, temperature: float, top_p: float,
@@ -84,8 +77,9 @@ def command(video: str, question: str, options: tuple[str, ...], model: str | No
 
     With a bundle the run is torch-free (onnxruntime); with a checkpoint directory it runs
     through torch. Spec options change the model's own vision spec (--spec replaces it).
-    A bundle's vision encoder takes one frame size: clips are resized to it (with a
-    warning when that changes their aspect).
+    A bundle's vision encoder takes one frame size, so a bundle resizes every clip to it
+    whatever --resize and the pixel options say, with a warning when the spec would have
+    given another size.
 
     \b
     Example:

@@ -6,10 +6,15 @@ import sys
 
 import click
 
+from vtedge.cli.ranges import (
+    FRACTION,
+    NON_NEGATIVE,
+    NON_NEGATIVE_NUMBER,
+    POSITIVE,
+    POSITIVE_NUMBER,
+    FiniteRange,
+)
 from vtedge.spec import PRESETS
-
-POSITIVE = click.IntRange(1)
-NON_NEGATIVE = click.IntRange(0)
 
 
 @click.group("train")
@@ -35,22 +40,22 @@ def common_options(function):
                      help="Folder the records' paths resolve under (default: the data file's)."),
         click.option("--spec", "spec", type=click.Choice(sorted(PRESETS)),
                      help="Vision spec (default: the checkpoint's or the preset's)."),
-        click.option("--lr", type=float, help="Peak learning rate."),
+        click.option("--lr", type=NON_NEGATIVE_NUMBER, help="Peak learning rate."),
         click.option("--max-steps", type=POSITIVE, help="Optimizer steps (overrides --epochs)."),
         click.option("--micro-batch", type=POSITIVE,
                      help="Sequences per forward pass per process."),
-        click.option("--warmup-ratio", type=float, help="Fraction of steps spent warming up."),
-        click.option("--weight-decay", type=float, help="AdamW weight decay."),
-        click.option("--max-grad-norm", type=float, help="Gradient-norm clip."),
+        click.option("--warmup-ratio", type=FRACTION, help="Fraction of steps spent warming up."),
+        click.option("--weight-decay", type=NON_NEGATIVE_NUMBER, help="AdamW weight decay."),
+        click.option("--max-grad-norm", type=POSITIVE_NUMBER, help="Gradient-norm clip."),
         click.option("--max-new-tokens", type=POSITIVE, help="Generation length limit."),
         click.option("--save-every", type=POSITIVE, default=50, show_default=True,
                      help="Steps between checkpoints (last/)."),
         click.option("--limit", type=POSITIVE, help="Use only the first N training records."),
         click.option("--lora", is_flag=True, help="Train LoRA adapters on the language model."),
-        click.option("--lora-rank", type=int, default=16, show_default=True),
-        click.option("--lora-alpha", type=int, default=32, show_default=True),
+        click.option("--lora-rank", type=POSITIVE, default=16, show_default=True),
+        click.option("--lora-alpha", type=POSITIVE, default=32, show_default=True),
         click.option("--freeze-vision", is_flag=True, help="Keep the vision tower fixed."),
-        click.option("--vision-lr-scale", type=float, default=1.0, show_default=True,
+        click.option("--vision-lr-scale", type=NON_NEGATIVE_NUMBER, default=1.0, show_default=True,
                      help="The vision tower's learning rate as a fraction of --lr."),
         click.option("--seed", type=NON_NEGATIVE, default=0, show_default=True),
         click.option("--threads", type=POSITIVE, help="CPU threads for torch (default: torch's)."),
@@ -116,16 +121,16 @@ def summarize(prefix: str, values: dict) -> str:
               help="Validation records answered by greedy generation (format rate, accuracy).")
 @click.option("--eval-every", type=POSITIVE, default=50, show_default=True,
               help="Steps between validations.")
-@click.option("--epochs", type=float, help="Passes over the training records.")
+@click.option("--epochs", type=POSITIVE_NUMBER, help="Passes over the training records.")
 @click.option("--batch-size", type=POSITIVE, help="Sequences per optimizer step, all processes.")
-@click.option("--min-lr-ratio", type=float, default=0.1, show_default=True,
+@click.option("--min-lr-ratio", type=FRACTION, default=0.1, show_default=True,
               help="Cosine floor as a fraction of the peak learning rate.")
-@click.option("--reasoning-weight", type=click.FloatRange(min=0, min_open=True), default=1.0,
+@click.option("--reasoning-weight", type=POSITIVE_NUMBER, default=1.0,
               show_default=True,
               help="Loss weight of a trace's tokens outside <time> and <caption> (thoughts, "
                    "conclusion, answer) against 1 for those. The update follows the weighted "
                    "token mean; the logged loss stays the plain one.")
-@click.option("--answer-weight", type=click.FloatRange(min=0, min_open=True), default=1.0,
+@click.option("--answer-weight", type=POSITIVE_NUMBER, default=1.0,
               show_default=True,
               help="Loss weight of a trace's <answer> element (its letter), in place of "
                    "--reasoning-weight there.")
@@ -170,22 +175,22 @@ def sft(threads, **options) -> None:
 @click.option("--init", "model", required=True,
               help="Checkpoint to start from (usually an SFT run's best/), or a preset.")
 @click.option("--tokenizer", type=click.Path(), help="Tokenizer directory for a preset.")
-@click.option("--num-generations", "-G", type=int, help="Completions per prompt (G).")
+@click.option("--num-generations", "-G", type=click.IntRange(2), help="Completions per prompt (G).")
 @click.option("--prompts-per-step", type=POSITIVE, help="Prompts per step, all processes.")
-@click.option("--temperature", type=float, help="Sampling temperature of rollouts.")
-@click.option("--top-p", type=float, default=1.0, show_default=True)
-@click.option("--beta", type=float, help="KL weight against the frozen reference.")
-@click.option("--eps-low", type=float, default=0.2, show_default=True)
-@click.option("--eps-high", type=float, default=0.2, show_default=True)
+@click.option("--temperature", type=POSITIVE_NUMBER, help="Sampling temperature of rollouts.")
+@click.option("--top-p", type=FiniteRange(0, 1, min_open=True), default=1.0, show_default=True)
+@click.option("--beta", type=NON_NEGATIVE_NUMBER, help="KL weight against the frozen reference.")
+@click.option("--eps-low", type=NON_NEGATIVE_NUMBER, default=0.2, show_default=True)
+@click.option("--eps-high", type=NON_NEGATIVE_NUMBER, default=0.2, show_default=True)
 @click.option("--loss-type", type=click.Choice(["grpo", "bnpo", "dr_grpo", "dapo"]),
               default="grpo", show_default=True)
 @click.option("--scale-rewards", type=click.Choice(["group", "batch", "none"]),
               default="group", show_default=True)
 @click.option("--iterations", type=POSITIVE, default=1, show_default=True,
               help="Policy updates per rollout batch (old log-probs are kept).")
-@click.option("--accuracy-weight", type=float, default=1.0, show_default=True)
-@click.option("--format-weight", type=float, default=1.0, show_default=True)
-@click.option("--grounding-weight", type=float, default=0.0, show_default=True,
+@click.option("--accuracy-weight", type=NON_NEGATIVE_NUMBER, default=1.0, show_default=True)
+@click.option("--format-weight", type=NON_NEGATIVE_NUMBER, default=1.0, show_default=True)
+@click.option("--grounding-weight", type=NON_NEGATIVE_NUMBER, default=0.0, show_default=True,
               help="Weight of the IoU reward of <time> spans (records need segments).")
 @click.option("--temporal", is_flag=True,
               help="T-GRPO (Video-R1): bonus when ordered frames beat shuffled frames.")
