@@ -84,9 +84,7 @@ def test_out_writes_the_sampled_frames_as_png(clip_path, tmp_path):
 
 
 def test_corrupt_tail_warns_on_stderr(tmp_path):
-    whole = videos.write_video(tmp_path / "whole.mkv", videos.numbered_frames(30), 12,
-                               options={"preset": "ultrafast", "g": "5"})
-    path = videos.make_truncated(tmp_path / "cut.mkv", whole, 0.6)
+    path = videos.make_cut_mkv(tmp_path)
     result = run("frames", str(path), "--spec", "tiny", "--nframes", "4", "--json")
     assert result.exit_code == 0
     assert result.stderr.startswith(f"vtedge: warning: {path}: only ")

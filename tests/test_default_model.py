@@ -90,9 +90,7 @@ def test_ask_refuses_bad_option_values_before_it_runs(extra, message):
 
 
 def test_ask_warns_in_one_line_about_a_clip_it_cannot_read_to_the_end(tmp_path):
-    whole = videos.write_video(tmp_path / "whole.mkv", videos.numbered_frames(30), 12,
-                               options={"preset": "ultrafast", "g": "5"})
-    path = videos.make_truncated(tmp_path / "cut.mkv", whole, 0.6)
+    path = videos.make_cut_mkv(tmp_path)
     result = CliRunner().invoke(cli, ["ask", str(path), "What happened?", "--json"])
     assert result.exit_code == 0, result.output
     assert result.stderr.startswith(f"vtedge: warning: {path}: only ")

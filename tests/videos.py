@@ -129,6 +129,13 @@ def make_truncated(path: Path, source: Path, keep: float) -> Path:
     return path
 
 
+def make_cut_mkv(folder: Path) -> Path:
+    """An H.264 MKV whose last 40% is cut off: the decoder stops early, with a warning."""
+    whole = write_video(folder / "whole.mkv", numbered_frames(30), 12,
+                        options={"preset": "ultrafast", "g": "5"})
+    return make_truncated(folder / "cut.mkv", whole, 0.6)
+
+
 def make_without_index(path: Path, source: Path) -> Path:
     """An MP4 cut just before its trailing moov box: media data with no index."""
     data = source.read_bytes()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -104,9 +103,6 @@ def predict(model: str | Path | None, records: Sequence, out: str | Path, *,
                 else str(r.problem_id) not in done)]
     if not todo:
         return out
-    if warn is None:
-        def warn(message: str) -> None:
-            print(f"vtedge: warning: {message}", file=sys.stderr)
     runtime = open_model(model, provider, warn=warn)
     with progress_bar("predict", len(todo), disable=not progress, transient=True) as advance, \
             out.open("a", encoding="utf-8") as sink:

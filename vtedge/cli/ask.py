@@ -88,10 +88,7 @@ def command(video: str, question: str, options: tuple[str, ...], model: str | No
     """
     from vtedge.runtime import open_model
 
-    def warn(message: str) -> None:
-        click.echo(f"vtedge: warning: {message}", err=True)
-
-    runtime = open_model(model, provider, warn=warn)
+    runtime = open_model(model, provider)
     chosen = spec.resolve(runtime.spec) if spec.given else None
     options_list = list(options) or None
 
