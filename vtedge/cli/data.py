@@ -6,6 +6,8 @@ import time
 
 import click
 
+from vtedge.cli.ranges import NON_NEGATIVE, POSITIVE
+
 
 @click.group("data")
 def command() -> None:
@@ -21,11 +23,11 @@ def command() -> None:
     "n",
     default=100,
     show_default=True,
-    type=click.IntRange(min=0),
+    type=POSITIVE,
     help="Records (one clip each).",
 )
 @click.option(
-    "--seed", default=0, show_default=True, type=click.IntRange(min=0),
+    "--seed", default=0, show_default=True, type=NON_NEGATIVE,
     help="Same seed, same split, byte for byte."
 )
 @click.option(
@@ -41,7 +43,7 @@ def command() -> None:
     "`describe` alone gives timed captions of every phase, for `train sft --task caption`.",
 )
 @click.option(
-    "--workers", type=click.IntRange(min=1), help="Processes rendering clips (default: up to 2)."
+    "--workers", type=POSITIVE, help="Processes rendering clips (default: up to 2)."
 )
 @click.option(
     "--compare-states", is_flag=True,

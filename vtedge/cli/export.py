@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from vtedge.cli.ranges import POSITIVE
+
 
 @click.command("export")
 @click.option("--model", required=True, type=click.Path(), help="Checkpoint directory to export.")
@@ -14,19 +16,19 @@ import click
 @click.option("--calib", type=click.Path(),
               help="Calibration clips: a dataset file or a folder of videos "
                    "(default: synthetic clips).")
-@click.option("--calib-clips", default=2, show_default=True, type=click.IntRange(1),
+@click.option("--calib-clips", default=2, show_default=True, type=POSITIVE,
               help="How many calibration clips to use.")
 @click.option("--bucket", metavar="HxW",
               help="Frame size the vision encoder is exported for, sides multiples of 28 "
                    "(default: the size the spec gives the first calibration clip); "
                    "calibration clips are resized to it, as the runtime resizes every clip.")
-@click.option("--parity-tokens", default=256, show_default=True, type=click.IntRange(1),
+@click.option("--parity-tokens", default=256, show_default=True, type=POSITIVE,
               help="Longest greedy answer compared by the parity gate.")
 @click.option("--force", is_flag=True, help="Keep the bundle even if the parity gate fails.")
 @click.option("--distill-to", metavar="PRESET|CKPT",
               help="Distill into this student before exporting (needs --data and --steps).")
 @click.option("--data", type=click.Path(), help="Dataset for distillation.")
-@click.option("--steps", type=click.IntRange(1), help="Distillation steps.")
+@click.option("--steps", type=POSITIVE, help="Distillation steps.")
 @click.option("--distill-loss", default="kl", show_default=True, type=click.Choice(["kl", "jsd"]),
               help="Forward KL, or generalized Jensen-Shannon (beta 0.5).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
