@@ -1,7 +1,9 @@
 # The two commands (README): `make demo` runs the main job, `make test` runs the tests.
 # Each creates .venv on first use and installs only what it needs.
-# TORCH pins the CPU build so no CUDA wheels are pulled; on a GPU machine override it,
-# e.g. `make test TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"`.
+# TORCH pins torch's version; the index this project's machines use serves its CPU build.
+# Where the index would pull CUDA wheels (stock PyPI on Linux), or on a GPU machine, name the
+# build's index, e.g.
+#   make test TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 
 PYTHON ?= python3
 VENV ?= .venv
