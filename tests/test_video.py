@@ -15,7 +15,6 @@ import videos
 
 from vtedge import BudgetError, MissingPathError, VideoDecodeError
 from vtedge.decode import VideoReader
-from vtedge.sampling import nearest_frames
 from vtedge.spec import PRESETS
 from vtedge.video import Clip, TruncatedVideoWarning, load_clip
 
@@ -105,11 +104,14 @@ def test_variable_frame_rate_takes_the_frame_nearest_each_uniform_time(tmp_path)
     path, times = videos.make_vfr_clip(tmp_path / "vfr.mp4")
     spec = PRESETS["tiny"].replace(nframes=8)
     clip = load_clip(path, spec, strategy="linear")
-    assert clip.total_frames == len(times)
-    # The documented rule: index k -> the frame whose pts is nearest k / fps.
-    targets = np.asarray(clip.indices) / clip.fps
-    expected = nearest_frames(np.asarray(times), targets)
-    assert [videos.frame_number(frame) for frame in clip.frames] == expected.tolist()
+    assert clip.total_frames == len(times) == 32
+    # The documented rule, worked by hand: 32 frames over 5.375 s is 5.95 fps on a uniform
+    # timeline; indices 0, 4, 9, 13, 18, 22, 27, 31 fall at 0, 0.67, 1.51, 2.18, 3.02, 3.70,
+    # 4.54, 5.21 s, nearest the 4 fps frames 0, 3, 6, 9 and 22, 25, 28, 31 (none of the
+    # 24 fps burst in 2.5-2.96 s).
+    assert clip.duration == pytest.approx(5.375) and clip.indices == (0, 4, 9, 13, 18, 22, 27, 31)
+    expected = [0, 3, 6, 9, 22, 25, 28, 31]
+    assert [videos.frame_number(frame) for frame in clip.frames] == expected
     assert clip.timestamps == pytest.approx(np.asarray(times)[expected], abs=1e-3)
     assert_same_frames(clip, load_clip(path, spec, strategy="seek"))
 

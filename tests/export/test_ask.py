@@ -55,10 +55,13 @@ def test_ask_with_a_bundle_never_imports_torch(int8_bundle, synth_record):
 
 
 def test_ask_streams_the_reasoning_then_the_answer(int8_bundle, synth_record):
-    result = ask(synth_record["video"], "What happens?", "--options", "A. red", "--options",
-                 "B. blue", "--model", int8_bundle, "--max-new-tokens", "6")
+    args = [synth_record["video"], "What happens?", "--options", "A. red", "--options",
+            "B. blue", "--model", int8_bundle, "--max-new-tokens", "6"]
+    result = ask(*args)
     assert result.exit_code == 0, result.output
-    assert "answer:" in result.stdout
+    raw = json.loads(ask(*args, "--json").stdout)["raw"]
+    assert raw and result.stdout.startswith(raw)
+    assert "answer:" in result.stdout[len(raw):]
 
 
 def test_a_clip_of_another_aspect_is_resized_to_the_bucket(fp32_bundle, tiny_checkpoint,

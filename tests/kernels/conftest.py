@@ -1,4 +1,7 @@
-"""Shared builders for the kernel tests: small, seeded GRPO batches."""
+"""Shared builders for the kernel tests: small, seeded GRPO batches, and a guard that no
+Triton kernel is reached."""
+
+import importlib
 
 import pytest
 import torch
@@ -30,3 +33,14 @@ def make_grpo_batch(batch=4, seq_len=5, vocab=67, seed=0, dtype=torch.float32,
 @pytest.fixture
 def grpo_batch():
     return make_grpo_batch
+
+
+@pytest.fixture
+def no_kernel_launch(monkeypatch):
+    """Any attempt to reach a Triton kernel module fails the test."""
+    def refuse(name):
+        raise AssertionError(f"kernel module {name} reached")
+
+    for name in ("frame_tokenize", "token_logps", "fused_linear_grpo"):
+        module = importlib.import_module(f"vtedge.kernels.{name}")
+        monkeypatch.setattr(module, "triton_module", refuse)

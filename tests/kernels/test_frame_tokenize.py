@@ -1,6 +1,8 @@
 """Frame tokenization: the Triton kernel (interpreted on CPU) and the torch reference
 against the core's numpy ``patchify``, exact in fp32 and within one ulp in bf16/fp16."""
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -40,7 +42,14 @@ def test_fp32_is_bit_identical_to_patchify(backend, t):
     assert torch.equal(values, expected)
 
 
-def test_strided_views_need_no_copy_and_match():
+def test_strided_views_need_no_copy_and_match(monkeypatch):
+    """The kernel reads each view where it lies: its table holds the view's own pointer
+    and strides."""
+    module = importlib.import_module("vtedge.kernels.frame_tokenize")
+    tables = []
+    build = module.clip_table
+    monkeypatch.setattr(module, "clip_table",
+                        lambda clips, spec: tables.append(build(clips, spec)) or tables[-1])
     big = frames(6, 70, 90, seed=1)
     # Every other frame, a crop, and a channel-planar layout seen as HWC.
     cropped = big[::2, 7:63, 3:59, :]
@@ -49,6 +58,8 @@ def test_strided_views_need_no_copy_and_match():
         assert not clip.is_contiguous()
         values, _ = frame_tokenize(clip, SPEC, backend="triton")
         assert torch.equal(values, numpy_patches(clip)[0])
+        row = tables[-1][0][0].tolist()
+        assert row[0] == clip.data_ptr() and tuple(row[2:6]) == clip.stride()
 
 
 @pytest.mark.parametrize("dtype,mantissa", [(torch.bfloat16, 7), (torch.float16, 10)])
@@ -73,18 +84,22 @@ def test_packed_clips_of_different_sizes_in_one_launch():
     assert torch.equal(ref_values, values) and torch.equal(ref_grids, grids)
 
 
-def test_auto_on_cpu_uses_the_reference_and_agrees():
+def test_auto_on_cpu_uses_the_reference_and_agrees(no_kernel_launch):
     clip = frames(2, 28, 28, seed=7)
     values, grid = frame_tokenize(clip, SPEC)
     assert torch.equal(values, numpy_patches(clip)[0]) and grid == (1, 2, 2)
 
 
-def test_other_spec_geometry():
-    spec = get_spec("video-thinker")
-    clip = frames(1, 28, 28, seed=8)
-    values, grid = frame_tokenize(clip, spec, backend="triton")
+@pytest.mark.parametrize("backend", ["triton", "torch"])
+def test_other_patch_geometry_and_normalization(backend):
+    """Patches of 7 pixels, one frame per temporal patch, and other mean/std: every
+    constant the kernel takes from the spec differs from the presets'."""
+    spec = SPEC.replace(patch_size=7, temporal_patch_size=1, image_mean=(0.5, 0.4, 0.3),
+                        image_std=(0.25, 0.2, 0.3))
+    clip = frames(3, 28, 42, seed=8)
+    values, grid = frame_tokenize(clip, spec, backend=backend)
     expected, expected_grid = patchify(clip.numpy(), spec)
-    assert grid == expected_grid
+    assert grid == expected_grid == (3, 4, 6) and values.shape == (72, 147)
     assert np.array_equal(values.numpy(), expected)
 
 

@@ -95,11 +95,19 @@ def test_without_old_and_ref_and_beta_zero():
     assert ours[1]["kl"] == 0
 
 
-def test_no_grad_gives_log_probs_for_old_policy_passes():
+def test_no_grad_gives_log_probs_for_old_policy_passes(monkeypatch):
+    """Under no_grad the pass keeps no gradient buffers, even for leaves that want grads."""
+    import vtedge.kernels.fused_linear_grpo as module
+
+    def refuse(*args):
+        raise AssertionError("gradient buffers built under no_grad")
+
+    monkeypatch.setattr(module, "_GradBuffers", refuse)
     data = linear_batch(seed=2)
+    hidden, weight, bias = leaves(data)
     with torch.no_grad():
         loss, metrics = fused_linear_grpo_loss(
-            data["hidden"], data["weight"], data["ids"], data["mask"], bias=data["bias"],
+            hidden, weight, data["ids"], data["mask"], bias=bias,
             rewards=data["rewards"], group_size=2, beta=0.0, chunk_size=8, backend="triton")
     logits = data["hidden"] @ data["weight"].t() + data["bias"]
     expected = torch.log_softmax(logits, -1).gather(-1, data["ids"][..., None])[..., 0]

@@ -178,7 +178,9 @@ def test_reference_metrics_follow_trl(grpo_batch):
     _, metrics = grpo_loss_reference(batch["logits"], batch["ids"], batch["mask"], advantages,
                                      batch["old"], batch["ref"])
     mask = batch["mask"].bool()
-    logps = metrics["logps"]
+    log_probs = torch.log_softmax(batch["logits"].float(), -1)
+    logps = log_probs.gather(-1, batch["ids"][..., None])[..., 0]
+    close(metrics["logps"], logps)
     ratio = torch.exp(logps - batch["old"])
     a = advantages[:, None].expand_as(ratio)
     clipped = ((ratio < 0.8) & (a < 0)) | ((ratio > 1.2) & (a > 0))

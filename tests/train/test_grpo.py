@@ -90,6 +90,11 @@ def test_temporal_bonus_follows_video_r1():
     ordered = [1.0, 0.0, 1.0, 1.0]  # prompt 1: 1/2 correct, prompt 2: 2/2
     shuffled = [1.0, 1.0, 0.0, 0.0]  # prompt 1 did better shuffled, prompt 2 worse
     assert temporal_bonus(ordered, shuffled, 2) == [0.0, 0.0, TEMPORAL_ALPHA, TEMPORAL_ALPHA]
+    # mu = 0.8: ordered 4/5 against shuffled 5/5 earns it, 3/5 does not, 0/5 never does.
+    ordered = [1.0, 1.0, 1.0, 1.0, 0.0] + [1.0, 1.0, 1.0, 0.0, 0.0] + [0.0] * 5
+    shuffled = [1.0] * 10 + [0.0] * 5
+    alpha = TEMPORAL_ALPHA
+    assert temporal_bonus(ordered, shuffled, 5) == [alpha] * 4 + [0.0] * 11
 
 
 def test_rollout_tokens_are_what_the_training_forward_predicts(synth_data, init_checkpoint):
@@ -111,11 +116,12 @@ def test_rollout_tokens_are_what_the_training_forward_predicts(synth_data, init_
     assert torch.equal(predicted[mask.bool()], completion_ids[mask.bool()])
 
 
-def test_rollouts_never_hold_vision_placeholders(synth_data, init_checkpoint):
+def test_rollouts_never_hold_vision_placeholders(synth_data, init_checkpoint, monkeypatch):
     """A policy that prefers <|video_pad|> still samples none (a GRPO run once crashed on
     one: its training forward found more video tokens than video features)."""
     import torch
 
+    from vtedge.train import rollout
     from vtedge.train.rollout import InProcessRollout
 
     model, _, ids, _, prompts = policy_and_prompts(synth_data, init_checkpoint, 2)
@@ -124,6 +130,10 @@ def test_rollouts_never_hold_vision_placeholders(synth_data, init_checkpoint):
     with torch.no_grad():  # tied embeddings: <|video_pad|> now outscores the greedy choice
         weights = model.get_input_embeddings().weight
         weights[ids["video_token_id"]] = 50 * weights[first[0]]
+    with monkeypatch.context() as unbanned:
+        unbanned.setattr(rollout, "vision_placeholder_ids", lambda config: set())
+        preferred = engine.generate(prompts, 1, max_new_tokens=1, greedy=True).ids[0, 0]
+    assert preferred == ids["video_token_id"]  # without the ban it would be sampled
     out = engine.generate(prompts, 1, max_new_tokens=4, greedy=True)
     placeholders = [ids[k] for k in ("image_token_id", "video_token_id",
                                      "vision_start_token_id", "vision_end_token_id")]
