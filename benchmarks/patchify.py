@@ -11,6 +11,7 @@ one, so it is reported as not measured.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 
 import numpy as np
@@ -29,6 +30,7 @@ def sizes(spec: VisionSpec) -> dict[str, tuple[int, int]]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     from transformers import Qwen2VLImageProcessorPil
 
     spec = PRESETS["video-thinker"]

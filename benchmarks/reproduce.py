@@ -204,8 +204,9 @@ def render(rows: dict[str, list[dict]], seeds: list[int], commands: list[str],
         "",
         "## Table 1 analogue: accuracy",
         "",
-        "Chance is 25% with four options (`after` and `order` have three; `count` four or five, "
-        "ood `count` up to six). A model that ignores the video and answers each family's most common "
+        "Chance is 25% with four options (`after` and `order` have three; `count` four or "
+        "five, ood `count` up to six). A model that ignores the video and answers each "
+        "family's most common "
         f"training letter scores {pct(prior['val'])}% on val and {pct(prior['ood'])}% on "
         "ood.",
         "",

@@ -6,7 +6,7 @@ their ``metrics.jsonl`` as markdown tables.
 
 from __future__ import annotations
 
-import sys
+import argparse
 from statistics import mean
 
 from vtedge.train.metrics_log import read_metrics
@@ -54,8 +54,13 @@ def grpo_tables(run: str, window: int = 5) -> list[str]:
     return lines
 
 
-def main(argv: list[str]) -> None:
-    *sft_runs, grpo = argv
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sft_runs", nargs="*", metavar="SFT_RUN",
+                        help="SFT run folders (alignment and option stages too)")
+    parser.add_argument("grpo", metavar="GRPO_RUN", help="the GRPO run folder")
+    args = parser.parse_args()
+    sft_runs, grpo = args.sft_runs, args.grpo
     lines = []
     for run in sft_runs:
         lines += sft_tables(run) + [""]
@@ -63,4 +68,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -158,9 +158,15 @@ def test_what_json_allows_reads_and_what_it_does_not_is_refused(layout):
     path.write_text("\ufeff" + text + "\n", encoding="utf-8")
     loaded = load_records(path, roots=roots)
     assert loaded[0].segments[0].caption == caption
-    path.write_text(text.replace('"end": 2', '"end": 1e999') + "\n", encoding="utf-8")
-    with pytest.raises(DatasetError, match="r.jsonl:1: segments"):
-        load_records(path, roots=roots)
+    for end in ("1e999", "1" + "0" * 400):  # a float's and an integer's overflow
+        path.write_text(text.replace('"end": 2', f'"end": {end}') + "\n", encoding="utf-8")
+        with pytest.raises(DatasetError, match="r.jsonl:1: segments"):
+            load_records(path, roots=roots)
+    # Nested past the recursion limit, and an integer past Python's 4,300-digit limit.
+    for body in ('{"a": ' + "[" * 10**5 + "]" * 10**5 + "}", '{"problem_id": ' + "9" * 5000 + "}"):
+        path.write_text(body + "\n", encoding="utf-8")
+        with pytest.raises(DatasetError, match="r.jsonl:1: invalid JSON"):
+            load_records(path, roots=roots)
 
 
 def test_check_videos_off(layout):

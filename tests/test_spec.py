@@ -177,3 +177,12 @@ def test_video_thinker_preset_is_the_published_setting():
 def test_a_rate_or_budget_that_is_not_a_positive_number_is_refused(fields):
     with pytest.raises(BudgetError, match="must be a positive number|must be positive"):
         VisionSpec(**fields)
+
+
+@pytest.mark.parametrize("fields", [{"patch_size": 0}, {"merge_size": -2},
+                                    {"temporal_patch_size": 1.5}])
+def test_a_patch_geometry_that_is_not_a_positive_integer_is_refused(fields):
+    """A bundle's manifest carries these: a zero would divide by zero mid-answer."""
+    name = next(iter(fields))
+    with pytest.raises(BudgetError, match=f"{name} must be a positive integer"):
+        VisionSpec(**fields)

@@ -101,7 +101,12 @@ def load_checkpoint(path: str | Path, dtype=None) -> Checkpoint:
     from vtedge.train.tokenizer import load_tokenizer
 
     path = check_checkpoint_dir(path)
-    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
-        str(path), local_files_only=True, dtype=dtype
-    )
+    try:
+        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
+            str(path), local_files_only=True, dtype=dtype
+        )
+    except Exception as error:  # safetensors, torch.load and config errors share no base
+        lines = str(error).strip().splitlines()
+        raise ModelError(f"{path}: transformers cannot load this checkpoint "
+                         f"({type(error).__name__}: {lines[0] if lines else ''})") from None
     return Checkpoint(model, load_tokenizer(path), checkpoint_spec(path), read_meta(path))

@@ -162,7 +162,16 @@ def read_json_rows(path: Path) -> list[tuple[int, Any]]:
 
 
 def _strict_json(text: str) -> Any:
-    return json.loads(text, parse_constant=_refuse_constant)
+    """``json.loads`` held to JSON: a syntax error stays a ``JSONDecodeError`` (it has a
+    line number); anything else it cannot read is a ``BadRecord``."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise BadRecord("nested too deeply") from None
+    except ValueError as error:  # e.g. an integer over Python's 4,300-digit limit
+        raise BadRecord(str(error)) from None
 
 
 def _refuse_constant(name: str) -> None:
@@ -188,9 +197,7 @@ def _segments(value: Any) -> tuple[GroundTruthSegment, ...]:
         if not isinstance(item, dict):
             raise BadRecord(f"segments[{k}] must be an object with start, end, caption")
         start, end = item.get("start"), item.get("end")
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                      and math.isfinite(v) for v in (start, end))
-        if not numeric or not 0 <= start <= end:
+        if not (_is_seconds(start) and _is_seconds(end)) or not 0 <= start <= end:
             raise BadRecord(
                 f"segments[{k}] needs numeric 0 <= start <= end, got {start!r}, {end!r}"
             )
@@ -199,6 +206,16 @@ def _segments(value: Any) -> tuple[GroundTruthSegment, ...]:
             raise BadRecord(f"segments[{k}].caption must be a string")
         out.append(GroundTruthSegment(float(start), float(end), caption))
     return tuple(out)
+
+
+def _is_seconds(value: Any) -> bool:
+    """A finite JSON number; an integer too large for a float is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _video_path(root: Path, relative: str, check_videos: bool) -> Path:

@@ -2,7 +2,8 @@
 
 ``fn(completions, **record_fields) -> list[float]``: ``completions`` are strings or TRL
 conversational completions (lists of ``{"role", "content"}`` messages); each record field
-arrives as a list with one value per completion (a single value is broadcast). Rewards
+arrives as a list with one value per completion (a single string or scalar is broadcast;
+a list must hold one value per completion, so one record's segments come wrapped). Rewards
 never raise on what a model wrote; malformed output scores 0.
 """
 

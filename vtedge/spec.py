@@ -59,6 +59,10 @@ class VisionSpec:
     resized_width: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("patch_size", "temporal_patch_size", "merge_size"):
+            value = getattr(self, name)
+            if type(value) is not int or value <= 0:
+                raise BudgetError(f"{name} must be a positive integer, got {value!r}")
         if self.nframes is not None and self.nframes < FRAME_FACTOR:
             raise BudgetError(f"nframes must be at least {FRAME_FACTOR}, got {self.nframes}")
         if not (math.isfinite(self.fps) and self.fps > 0):

@@ -67,6 +67,10 @@ def test_checkpoint_of_another_architecture(tmp_path, synth_data):
     line = one_line_error(
         run_cli(*sft_args(synth_data, tmp_path / "run3", "--model", foreign)), 8)
     assert "no weights" in line
+    (foreign / "model.safetensors").write_bytes(b"\0" * 4)
+    line = one_line_error(
+        run_cli(*sft_args(synth_data, tmp_path / "run5", "--model", foreign)), 8)
+    assert "transformers cannot load this checkpoint" in line
     (foreign / "config.json").write_text("[1]")
     line = one_line_error(
         run_cli(*sft_args(synth_data, tmp_path / "run4", "--model", foreign)), 8)
