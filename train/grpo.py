@@ -192,7 +192,6 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
     import torch
 
     from vtedge.kernels import grpo_loss
-    from vtedge.kernels.reference import group_advantages
     from vtedge.progress import progress_bar
     from vtedge.train.batch import prepare_examples, prompt_batch
     from vtedge.train.lora import is_lora
@@ -231,7 +230,8 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
     model.train()
     optimizer = build_optimizer(model, config.lr, config.weight_decay,
                                 config.vision_lr_scale)
-    scheduler = build_scheduler(optimizer, total_steps, warmup)
+    updates = config.iterations
+    scheduler = build_scheduler(optimizer, total_steps * updates, warmup * updates)
     model, optimizer = session.accelerator.prepare(model, optimizer)
     shared = session.runs_unwrapped(model)
     start_step = 0
@@ -285,7 +285,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
                 bonus = temporal_bonus(scores["accuracy"], shuffled_accuracy, group)
                 rewards = [r + b for r, b in zip(rewards, bonus, strict=True)]
             reward_tensor = torch.tensor(rewards, dtype=torch.float32, device=session.device)
-            advantages = group_advantages(reward_tensor, group, config.scale_rewards)
+            advantages = batch_advantages(session, rewards, group, config.scale_rewards)
             # A group whose G rewards are all equal has zero advantages: no gradient.
             flat_groups = int((reward_tensor.view(-1, group).std(dim=1) == 0).sum())
             timings["scoring"] = time.perf_counter() - mark
@@ -294,6 +294,9 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
             micro = max(1, config.micro_batch)
             chunks = [list(range(i, min(rows, i + micro))) for i in range(0, rows, micro)]
             total_tokens = float(completions.mask.sum())
+            # dapo divides by the whole generation batch's tokens; DDP then averages the
+            # processes' gradients, so each divides by that count over the processes (TRL).
+            dapo_items = session.sum([total_tokens])[0] / session.world
             mark = time.perf_counter()
             inputs, old, ref = [], [], []
             for rows_chunk in chunks:
@@ -320,10 +323,11 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
                             temperature=config.temperature, beta=config.beta,
                             eps_low=config.eps_low, eps_high=config.eps_high,
                             loss_type=config.loss_type, scale_rewards=config.scale_rewards,
-                            num_items_in_batch=total_tokens, backend=config.kernel_backend)
+                            num_items_in_batch=dapo_items, backend=config.kernel_backend)
                         session.accelerator.backward(
                             loss * micro_weight(config.loss_type, len(chunks[index]), rows,
-                                                comp_mask, total_tokens))
+                                                comp_mask, total_tokens,
+                                                config.max_new_tokens))
                     timings["loss"] += time.perf_counter() - mark
                     if iteration == config.iterations - 1:
                         tokens = float(comp_mask.sum())
@@ -332,8 +336,8 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
                 mark = time.perf_counter()
                 grad_norm = clipped_step(session.accelerator, model, optimizer,
                                          config.max_grad_norm)
+                scheduler.step()  # once per optimizer step, as TRL's
                 timings["update"] += time.perf_counter() - mark
-            scheduler.step()
 
             local = [sum(rewards), sum(r * r for r in rewards), sum(scores["accuracy"]),
                      sum(scores["format"]), float(sum(completions.lengths)),
@@ -375,6 +379,20 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
     return GRPOResult(started.out, step + 1, stopped, summary, session.unwrap(model))
 
 
+def batch_advantages(session, rewards: list[float], group: int, scale_rewards: str):
+    """This process's advantages. ``batch`` scaling divides by the std of the whole
+    generation batch, every process's rewards, as TRL gathers them before normalizing."""
+    import torch
+
+    from vtedge.kernels.reference import group_advantages
+
+    everyone = session.gather_floats(rewards) if scale_rewards == "batch" else rewards
+    values = torch.tensor(everyone, dtype=torch.float32, device=session.device)
+    advantages = group_advantages(values, group, scale_rewards)
+    start = session.rank * len(rewards) if scale_rewards == "batch" else 0
+    return advantages[start:start + len(rewards)]
+
+
 def token_logps_of(model, part: RowBatch, config):
     from vtedge.kernels import token_logps
 
@@ -382,10 +400,15 @@ def token_logps_of(model, part: RowBatch, config):
                        backend=config.kernel_backend)
 
 
-def micro_weight(loss_type: str, rows_in_chunk: int, rows: int, mask, total_tokens: float):
+def micro_weight(loss_type: str, rows_in_chunk: int, rows: int, mask, total_tokens: float,
+                 max_new_tokens: int):
     """Scale a micro-batch's loss so the micro-batches add up to the whole batch's loss."""
-    if loss_type in ("grpo", "dr_grpo"):
-        return rows_in_chunk / rows  # means over sequences
+    if loss_type == "grpo":
+        return rows_in_chunk / rows  # a mean over sequences
+    if loss_type == "dr_grpo":
+        # The loss divided by rows x this chunk's width; TRL's divides by rows x
+        # max_completion_length, and completions are trimmed to the longest.
+        return rows_in_chunk / rows * mask.shape[1] / max_new_tokens
     if loss_type == "bnpo":
         return float(mask.sum()) / max(1.0, total_tokens)  # token mean over the batch
     return 1.0  # dapo: already divided by the batch's token count
