@@ -91,12 +91,13 @@ def prepare_prompt(video: str | Path, question: str, options: list[str] | None,
 
 def option_text(options: list[str] | None, letter: str | None) -> str | None:
     """``"red"`` for letter ``A`` of ``["A. red", …]``; ``None`` when it names no option."""
+    from vtedge.reasoning.answers import option_letter
+
     if not options or letter is None:
         return None
     for option in options:
-        head = option.lstrip()
-        if head[:1] == letter and (len(head) == 1 or not head[1].isalnum()):
-            return head[1:].lstrip(" .:)]").strip()
+        if option_letter(option) == letter:
+            return option.lstrip()[1:].lstrip(" .:)]").strip()
     return None
 
 

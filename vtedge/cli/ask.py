@@ -35,13 +35,14 @@ def _print_answer(result, options) -> None:
 
 def _lettered(ctx, param, options: tuple[str, ...]) -> tuple[str, ...]:
     """Each option starts with its own letter ("A. red"): the answer is that letter."""
+    from vtedge.reasoning.answers import option_letter
+
     letters = []
     for option in options:
-        head = option.strip()
-        if not (head[:1].isascii() and head[:1].isupper()
-                and (len(head) == 1 or not head[1].isalnum())):
+        letter = option_letter(option)
+        if letter is None:
             raise click.BadParameter(f'{option!r} does not start with its letter, as in "A. red"')
-        letters.append(head[0])
+        letters.append(letter)
     repeated = sorted({letter for letter in letters if letters.count(letter) > 1})
     if repeated:
         raise click.BadParameter(f"letter {', '.join(repeated)} names more than one option")

@@ -28,6 +28,15 @@ def answer_text(text: str) -> str:
     return text
 
 
+def option_letter(option: str) -> str | None:
+    """``"A"`` for ``"A. red"``: the capital letter an option starts with, standing alone
+    (``"Apple"`` has none)."""
+    head = option.lstrip()
+    if head[:1].isascii() and head[:1].isupper() and (len(head) == 1 or not head[1].isalnum()):
+        return head[0]
+    return None
+
+
 def extract_answer_letter(text: str) -> str | None:
     """The option letter a model chose, or ``None`` (scored as wrong)."""
     answer = answer_text(text)
