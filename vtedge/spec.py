@@ -186,6 +186,8 @@ def parse_size(text: str, flag: str) -> tuple[int, int]:
         height, width = (int(part) for part in text.lower().split("x"))
     except ValueError:
         raise BudgetError(f"{flag} must be HEIGHTxWIDTH, e.g. 112x112, got {text!r}") from None
+    if min(height, width) <= 0:
+        raise BudgetError(f"{flag} sides must be positive, got {text!r}")
     return height, width
 
 

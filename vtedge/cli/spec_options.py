@@ -23,12 +23,9 @@ class FrameSize(click.ParamType):
         if isinstance(value, tuple):
             return value
         try:
-            height, width = parse_size(value, "--resize")
+            return parse_size(value, "--resize")
         except BudgetError as error:
             self.fail(str(error), param, ctx)
-        if min(height, width) <= 0:
-            self.fail(f"sides must be positive, got {value!r}", param, ctx)
-        return height, width
 
 
 FRAME_SIZE = FrameSize()
