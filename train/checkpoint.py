@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from vtedge.errors import MissingPathError, ModelError
+from vtedge.errors import MissingPathError, ModelError, first_line
 from vtedge.spec import VisionSpec, get_spec
 
 META_FILE = "vtedge.json"
@@ -106,7 +106,6 @@ def load_checkpoint(path: str | Path, dtype=None) -> Checkpoint:
             str(path), local_files_only=True, dtype=dtype
         )
     except Exception as error:  # safetensors, torch.load and config errors share no base
-        lines = str(error).strip().splitlines()
         raise ModelError(f"{path}: transformers cannot load this checkpoint "
-                         f"({type(error).__name__}: {lines[0] if lines else ''})") from None
+                         f"({type(error).__name__}: {first_line(error)})") from None
     return Checkpoint(model, load_tokenizer(path), checkpoint_spec(path), read_meta(path))

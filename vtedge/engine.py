@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from vtedge.bundle import GRAPH_INPUTS, GRAPHS, Bundle
-from vtedge.errors import BundleError, ProviderError
+from vtedge.errors import BundleError, ProviderError, first_line
 
 PROVIDERS = {
     "tensorrt": "TensorrtExecutionProvider",
@@ -165,8 +165,8 @@ def _load_graph(onnxruntime, bundle: Bundle, graph: str, options, providers):
     try:
         session = onnxruntime.InferenceSession(str(file), options, providers=providers)
     except Exception as error:  # onnxruntime raises its own classes, not exported by name
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise BundleError(f"{bundle.path}: onnxruntime cannot load {file.name} ({first})") from None
+        raise BundleError(f"{bundle.path}: onnxruntime cannot load {file.name} "
+                          f"({first_line(error)})") from None
     names = [i.name for i in session.get_inputs()]
     if GRAPH_INPUTS[graph] not in names:
         raise BundleError(f"{bundle.path}: {file.name} is not a {graph} graph (inputs "

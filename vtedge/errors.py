@@ -51,3 +51,10 @@ class ProviderError(VtedgeError):
     """An onnxruntime execution provider was requested that this install does not offer."""
 
     exit_code = 10
+
+
+def first_line(error: BaseException) -> str:
+    """What a third-party library's exception says, in one line (its type's name if it
+    says nothing), for a one-line error that wraps it."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
