@@ -286,8 +286,9 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
                 rewards = [r + b for r, b in zip(rewards, bonus, strict=True)]
             reward_tensor = torch.tensor(rewards, dtype=torch.float32, device=session.device)
             advantages = batch_advantages(session, rewards, group, config.scale_rewards)
+            group_stds = reward_tensor.view(-1, group).std(dim=1)
             # A group whose G rewards are all equal has zero advantages: no gradient.
-            flat_groups = int((reward_tensor.view(-1, group).std(dim=1) == 0).sum())
+            flat_groups = int((group_stds == 0).sum())
             timings["scoring"] = time.perf_counter() - mark
 
             rows = len(rewards)
@@ -296,7 +297,8 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
             total_tokens = float(completions.mask.sum())
             # dapo divides by the whole generation batch's tokens; DDP then averages the
             # processes' gradients, so each divides by that count over the processes (TRL).
-            dapo_items = session.sum([total_tokens])[0] / session.world
+            dapo_items = (session.sum([total_tokens])[0] / session.world
+                          if config.loss_type == "dapo" else None)
             mark = time.perf_counter()
             inputs, old, ref = [], [], []
             for rows_chunk in chunks:
@@ -339,7 +341,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
                 scheduler.step()  # once per optimizer step, as TRL's
                 timings["update"] += time.perf_counter() - mark
 
-            local = [sum(rewards), sum(r * r for r in rewards), sum(scores["accuracy"]),
+            local = [sum(rewards), float(group_stds.sum()), sum(scores["accuracy"]),
                      sum(scores["format"]), float(sum(completions.lengths)),
                      float(sum(completions.truncated)), float(rows), kl, clip,
                      float(flat_groups)]
@@ -348,7 +350,8 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
             mean = totals[0] / count
             seconds = time.perf_counter() - began
             row = {"reward_mean": mean,
-                   "reward_std": max(0.0, totals[1] / count - mean * mean) ** 0.5,
+                   # TRL's: the mean over groups of each group's (Bessel) std.
+                   "reward_std": totals[1] * group / count,
                    "accuracy": totals[2] / count, "format_rate": totals[3] / count,
                    "completion_length": totals[4] / count, "truncated": totals[5] / count,
                    "kl": totals[7] / session.world, "clip_fraction": totals[8] / session.world,

@@ -164,6 +164,23 @@ def test_predict_refuses_to_resume_another_runs_file(int8_bundle, synth_data, tm
     assert out.read_text() == before
 
 
+def test_predict_refuses_to_resume_after_a_line_cut_off(int8_bundle, synth_data, tmp_path):
+    """A run killed mid-write leaves half a line: appending after it would glue the next
+    answer onto it, so the resume stops and names the line."""
+    from vtedge.datasets import load_records
+    from vtedge.errors import DatasetError
+    from vtedge.predict import predict
+
+    records = load_records(synth_data)
+    out = tmp_path / "pred.jsonl"
+    predict(int8_bundle, records[:1], out, provider="cpu", max_new_tokens=4, progress=False)
+    out.write_text(out.read_text() + '{"problem_id": "x", "out')
+    before = out.read_text()
+    with pytest.raises(DatasetError, match=r"pred\.jsonl:2: not a JSON object"):
+        predict(int8_bundle, records, out, provider="cpu", max_new_tokens=4, progress=False)
+    assert out.read_text() == before
+
+
 def test_predict_refuses_another_datasets_file(int8_bundle, synth_data, tmp_path):
     """Two datasets may share problem_ids: answers to one are never resumed for the other."""
     from vtedge.datasets import load_records
