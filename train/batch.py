@@ -37,7 +37,7 @@ class Example:
     grid_thw: tuple[int, int, int]
     second_per_grid_t: float
     prompt_ids: list[int]
-    target_ids: list[int]  # assistant trace + answer + <|im_end|>; empty without a trace
+    target_ids: list[int]  # assistant text + <|im_end|>; empty when prepared without targets
     target_weights: list[float] | None = None  # loss weight per target token; None: all 1
 
     @property

@@ -239,7 +239,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
         start_step = load_trainer_state(started.resume_from, optimizer, scheduler)["step"]
     log = MetricsLog(started.out, enabled=session.is_main)
     engine = InProcessRollout(session.unwrap(model), ids["eos_token_id"], ids["pad_token_id"])
-    first_reward, last_row, stopped, step = None, {}, False, start_step
+    first_reward, last_row, stopped, done = None, {}, False, start_step
 
     def reference_logps(part: RowBatch):
         with torch.no_grad(), session.autocast():
@@ -338,6 +338,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
                 mark = time.perf_counter()
                 grad_norm = clipped_step(session.accelerator, model, optimizer,
                                          config.max_grad_norm)
+                lr = scheduler.get_last_lr()[0]  # the rate this update used
                 scheduler.step()  # once per optimizer step, as TRL's
                 timings["update"] += time.perf_counter() - mark
 
@@ -356,7 +357,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
                    "completion_length": totals[4] / count, "truncated": totals[5] / count,
                    "kl": totals[7] / session.world, "clip_fraction": totals[8] / session.world,
                    "frac_reward_zero_std": totals[9] * group / count,
-                   "grad_norm": float(grad_norm), "lr": scheduler.get_last_lr()[0],
+                   "grad_norm": float(grad_norm), "lr": lr,
                    **{f"seconds_{k}": v for k, v in timings.items()}, "seconds": seconds,
                    "completions_per_s": count / seconds}
             if config.temporal:
@@ -379,7 +380,7 @@ def train_grpo(config: GRPOConfig, on_step=None) -> GRPOResult:
     summary = {"first_reward_mean": first_reward, "last_reward_mean": last_row.get("reward_mean"),
                "last_accuracy": last_row.get("accuracy"),
                "last_format_rate": last_row.get("format_rate")}
-    return GRPOResult(started.out, step + 1, stopped, summary, session.unwrap(model))
+    return GRPOResult(started.out, done, stopped, summary, session.unwrap(model))
 
 
 def batch_advantages(session, rewards: list[float], group: int, scale_rewards: str):

@@ -132,6 +132,7 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     """Run (or resume) SFT; ``on_step(step, row)`` may return True to stop as a signal does."""
     from vtedge.progress import progress_bar
     from vtedge.train.batch import TRACE, prepare_examples, sft_batch
+    from vtedge.train.checkpoint import read_meta
     from vtedge.train.metrics_log import MetricsLog
     from vtedge.train.optim import build_optimizer, build_scheduler, clipped_step
     from vtedge.train.run_dir import LAST, StopRequest, load_trainer_state
@@ -173,10 +174,11 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
                                 config.vision_lr_scale)
     scheduler = build_scheduler(optimizer, total_steps, warmup, config.min_lr_ratio)
     model, optimizer = session.accelerator.prepare(model, optimizer)
-    start_step, best = 0, None
+    start_step, best, last_loss = 0, None, float("nan")
     if started.resume_from is not None:
         progress = load_trainer_state(started.resume_from, optimizer, scheduler)
         start_step, best = progress["step"], progress.get("best")
+        last_loss = read_meta(started.resume_from).get("loss", last_loss)
     log = MetricsLog(started.out, enabled=session.is_main)
     pad_id, video_id = ids["pad_token_id"], ids["video_token_id"]
     local_size = config.batch_size // session.world
@@ -187,7 +189,7 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
         save(started, model, step, name, {"stage": "sft", "loss": last_loss},
              optimizer, scheduler, {"step": step, "best": best})
 
-    last_loss, stopped, step = float("nan"), False, start_step
+    stopped, done = False, start_step
     with StopRequest() as stop, progress_bar("sft", total_steps, disable=quiet) as advance:
         advance(start_step)
         for step in range(start_step, total_steps):
@@ -216,12 +218,13 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
                 loss_sum += float(summed.detach())
                 seen_tokens += int(batch["attention_mask"].sum())
             grad_norm = clipped_step(session.accelerator, model, optimizer, config.max_grad_norm)
+            lr = scheduler.get_last_lr()[0]  # the rate this step's update used
             scheduler.step()
             loss_total, tokens_total = session.sum([loss_sum, float(seen_tokens)])
             last_loss = loss_total / label_tokens
             seconds = time.perf_counter() - began
             row = log.write(step + 1, "train", {
-                "loss": last_loss, "lr": scheduler.get_last_lr()[0],
+                "loss": last_loss, "lr": lr,
                 "grad_norm": float(grad_norm), "tokens": tokens_total,
                 "tokens_per_s": tokens_total / seconds,
                 "clips_per_s": config.batch_size / seconds, "seconds": seconds,
@@ -252,7 +255,7 @@ def train_sft(config: SFTConfig, on_step=None) -> SFTResult:
     if session.world > 1:
         sums = session.gather_floats([session.parameter_checksum(model)])
         agree = max(sums) - min(sums) <= 1e-9 * max(1.0, abs(sums[0]))
-        log.write(step + 1, "ranks", {"parameter_checksums": sums, "agree": agree})
+        log.write(done, "ranks", {"parameter_checksums": sums, "agree": agree})
     log.close()
     session.end()
-    return SFTResult(started.out, step + 1, last_loss, best, stopped, session.unwrap(model))
+    return SFTResult(started.out, done, last_loss, best, stopped, session.unwrap(model))

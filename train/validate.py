@@ -22,9 +22,7 @@ def validate(session, model, loaded, examples, config, batch_size: int = 16) -> 
         loss_sum, label_tokens = 0.0, 0
         with torch.no_grad(), session.autocast():
             for start in range(0, len(examples), batch_size):
-                chunk = [e for e in examples[start:start + batch_size] if e.target_ids]
-                if not chunk:
-                    continue
+                chunk = examples[start:start + batch_size]
                 batch = sft_batch(chunk, loaded.spec, ids["pad_token_id"],
                                   ids["video_token_id"], session.device, session.pixel_dtype)
                 labels = batch.pop("labels")

@@ -70,14 +70,17 @@ def test_grpo_step_runs_end_to_end(synth_data, init_checkpoint, tmp_path, backen
 
 
 def test_logged_reward_stats_follow_trl(synth_data, init_checkpoint, tmp_path, monkeypatch):
-    """reward_std is TRL's: the mean of each group's Bessel std, not the batch's std."""
+    """reward_std is TRL's: the mean of each group's Bessel std, not the batch's std; lr is
+    the rate the step's update used (one step, no warmup: all of it)."""
     import vtedge.train.grpo as grpo
     from vtedge.train.metrics_log import read_metrics
 
     fixed = {"accuracy": [1.0, 0.0, 1.0, 1.0], "format": [0.0] * 4}  # two groups of two
     monkeypatch.setattr(grpo, "score", lambda texts, fields, config: fixed)
-    result = grpo.train_grpo(grpo_config(synth_data, init_checkpoint, tmp_path / "grpo"))
+    result = grpo.train_grpo(grpo_config(synth_data, init_checkpoint, tmp_path / "grpo",
+                                         lr=1e-4))
     (row,) = read_metrics(result.out)
+    assert row["lr"] == pytest.approx(1e-4)
     assert row["reward_mean"] == pytest.approx(0.75)
     assert row["reward_std"] == pytest.approx(math.sqrt(0.5) / 2)  # groups: 0.707 and 0
     assert row["frac_reward_zero_std"] == pytest.approx(0.5)

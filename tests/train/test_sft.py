@@ -67,6 +67,20 @@ def test_resume_after_interruption_gives_the_same_next_loss(synth_data, tmp_path
     assert sorted(got) == [1, 2, 3, 4]
     for step in (3, 4):
         assert got[step] == pytest.approx(expected[step], rel=1e-6, abs=1e-6)
+    # Resuming a finished run does nothing and says so truly: its steps and its last loss.
+    again = train_sft(sft_config(synth_data, tmp_path / "cut", resume=True))
+    assert again.steps == 4 and again.last_loss == pytest.approx(resumed.last_loss)
+
+
+def test_the_logged_lr_is_the_one_the_step_used(synth_data, tmp_path):
+    """Warmup of 2 steps at lr 1e-3: step 1 updates at half the rate, step 2 at all of it."""
+    from vtedge.train.metrics_log import read_metrics
+    from vtedge.train.sft import train_sft
+
+    run = train_sft(sft_config(synth_data, tmp_path / "warm", lr=1e-3, warmup_ratio=0.5))
+    rates = [r["lr"] for r in read_metrics(run.out) if r["split"] == "train"]
+    assert rates[:3] == pytest.approx([5e-4, 1e-3, 1e-3])
+    assert rates[3] < 1e-3
 
 
 def test_caption_then_options_stages_lead_into_trace_sft(tmp_path):
