@@ -98,8 +98,12 @@ class Session:
 
     def runs_unwrapped(self, model) -> bool:
         """True when no DDP, FSDP or DeepSpeed wrapper must see the forward, so the
-        trainers may call the model's parts themselves (``shared_prompt``)."""
-        return self.unwrap(model) is model
+        trainers may call the model's parts themselves (``shared_prompt``). FSDP2 shards
+        the model in place, so an unwrapped model alone does not prove it."""
+        from accelerate.utils import DistributedType
+
+        return (self.accelerator.distributed_type == DistributedType.NO
+                and self.unwrap(model) is model)
 
     def parameter_checksum(self, model) -> float:
         """A number that differs when the weights differ: ranks compare it to prove sync."""

@@ -56,3 +56,19 @@ def test_two_process_sft_agrees(synth_data, tmp_path):
     alone = [r["loss"] for r in read_metrics(single.out) if r["split"] == "train"]
     together = [r["loss"] for r in rows if r["split"] == "train"]
     assert together == pytest.approx(alone, rel=1e-5)
+
+
+def test_a_model_sharded_in_place_is_not_run_by_its_parts(monkeypatch):
+    """FSDP2 shards in place (unwrapping returns the same object), yet its forward hooks
+    must run: the trainers' shared-prompt path, which calls the model's parts, is off."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedType
+
+    from vtedge.train.session import Session
+
+    session, model = Session(seed=0, cpu=True), torch.nn.Linear(2, 2)
+    assert session.runs_unwrapped(model)
+    monkeypatch.setattr(Accelerator, "distributed_type",
+                        property(lambda self: DistributedType.FSDP))
+    assert session.unwrap(model) is model and not session.runs_unwrapped(model)
