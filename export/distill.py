@@ -66,9 +66,9 @@ def _greedy(model, prompt, video_token_id, stops, max_new_tokens) -> list[int]:
 
 
 def _accuracy(answers: list[str], records) -> float:
-    from vtedge.reasoning.answers import answer_is_correct, answer_text
+    from vtedge.reasoning.answers import output_is_correct
 
-    right = sum(answer_is_correct(answer_text(a), r.answer, r.problem_type)
+    right = sum(output_is_correct(a, r.answer, r.problem_type)
                 for a, r in zip(answers, records, strict=True))
     return right / len(records) if records else 0.0
 

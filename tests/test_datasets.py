@@ -99,6 +99,12 @@ BAD = [
     (_record(options=["A. only"]), "at least two options"),
     (_record(options="A. x"), "list of strings"),
     (_record(solution="<answer>F</answer>"), "not one of the 4 option letters"),
+    (_record(solution="<answer>AB</answer>"), "not one of the 4 option letters"),
+    (_record(solution="<answer></answer>"), "not one of the 4 option letters"),
+    # Scoring reads the type in any case, so loading checks it so too.
+    (_record(problem_type="Multiple Choice", solution="<answer>Z</answer>"),
+     "not one of the 4 option letters"),
+    (_record(problem_type=" "), "empty 'problem_type'"),
     (_record(data_type="image"), "video only"),
     (_record(segments=[{"start": 3, "end": 1}]), "segments[0]"),
     (_record(segments={"start": 0}), "must be a list"),
@@ -175,3 +181,17 @@ def test_check_videos_off(layout):
     path.write_text(json.dumps(_record(path="./clips/not-yet.mp4")) + "\n")
     loaded = load_records(path, roots=roots, check_videos=False)
     assert not loaded[0].video_path.exists()
+
+
+def test_null_optional_fields_take_their_defaults_and_ids_compare_as_text(layout):
+    tmp_path, roots = layout
+    path = tmp_path / "data" / "nulls.jsonl"
+    record = {**_record(), "process": None, "data_type": None}
+    path.write_text(json.dumps(record) + "\n")
+    (loaded,) = load_records(path, roots=roots)
+    assert loaded.process == "" and loaded.data_type == "video"
+    # Predictions match ids as text, so 7 and "7" would be one record to them.
+    path.write_text(json.dumps(_record(problem_id=7)) + "\n"
+                    + json.dumps(_record(problem_id="7")) + "\n")
+    with pytest.raises(DatasetError, match=r":2: duplicate problem_id '7' \(first at line 1\)"):
+        load_records(path, roots=roots)

@@ -266,6 +266,27 @@ def test_extract_answer_letter_published_rules(text, letter):
     assert extract_answer_letter(text) == letter
 
 
+@pytest.mark.parametrize(
+    ("output", "gold", "problem_type", "correct"),
+    [
+        # The letter is read once, from the answer tag's content, by the published rules.
+        ("<answer>A. Final answer: B</answer>", "A", "multiple choice", True),
+        ("<answer>A. Final answer: B</answer>", "B", "multiple choice", False),
+        ("C, as the square moved", "C", "Multiple Choice", True),  # untagged: the whole text
+        # Other types grade only a marked answer: a timestamp is not a count.
+        ("<time>00:05-00:10</time> two changes", "0", "numerical", False),
+        ("<time>00:05-00:10</time> Final answer: 2", "2", "numerical", True),
+        ("<think>..</think><answer>2</answer>", "2", "numerical", True),
+        ("a red ball", "a red ball", "free-form", False),
+        ("<answer>A red ball.</answer>", "a red ball", "free-form", True),
+    ],
+)
+def test_output_is_graded_as_evaluation_reads_it(output, gold, problem_type, correct):
+    from vtedge.reasoning import output_is_correct
+
+    assert output_is_correct(output, gold, problem_type) is correct
+
+
 FRAGMENTS = st.sampled_from(
     [
         "<time>",

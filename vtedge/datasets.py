@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from vtedge.errors import DatasetError, MissingPathError
-from vtedge.reasoning.answers import solution_answer
+from vtedge.reasoning.answers import is_multiple_choice, solution_answer
 from vtedge.reasoning.prompts import format_question
 
 REQUIRED_FIELDS = ("problem", "problem_type", "solution", "path")
-MULTIPLE_CHOICE = "multiple choice"
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -179,7 +178,9 @@ def _refuse_constant(name: str) -> None:
 
 
 def _text(data: dict, key: str, default: str | None = None) -> str:
-    value = data.get(key, default)
+    value = data.get(key)
+    if value is None:  # absent or null: an optional field takes its default
+        value = default
     if value is None:
         raise BadRecord(f"missing required field {key!r}")
     if not isinstance(value, str):
@@ -241,15 +242,17 @@ def parse_record(data: Any, roots: _Roots, source: str, line: int, check_videos:
         if key not in data:
             raise BadRecord(f"missing required field {key!r}")
     problem_type = _text(data, "problem_type").strip()
+    if not problem_type:
+        raise BadRecord("empty 'problem_type'")
     options = data.get("options") or []
     if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
         raise BadRecord("field 'options' must be a list of strings")
     solution = _text(data, "solution")
-    if problem_type == MULTIPLE_CHOICE:
+    if is_multiple_choice(problem_type):  # scored so in any case (reasoning.answers)
         if len(options) < 2:
             raise BadRecord("a multiple choice record needs at least two options")
         letter = solution_answer(solution)
-        if letter not in OPTION_LETTERS[: len(options)]:
+        if len(letter) != 1 or letter not in OPTION_LETTERS[: len(options)]:
             raise BadRecord(f"answer {letter!r} is not one of the {len(options)} option letters")
     data_type = _text(data, "data_type", "video")
     if data_type != "video":
@@ -304,17 +307,18 @@ def load_records(
         by_source={k: _resolve_root(v, base) for k, v in (roots or {}).items()},
     )
     loaded = LoadedRecords()
-    seen_ids: dict[str | int, int] = {}
+    seen_ids: dict[str, int] = {}
     for line, value in read_json_rows(path):
         try:
             record = parse_record(value, resolved, str(path), line, check_videos)
             if record.problem_id is not None:
-                if record.problem_id in seen_ids:
+                key = str(record.problem_id)  # as predictions match them: 7 is "7"
+                if key in seen_ids:
                     raise BadRecord(
                         f"duplicate problem_id {record.problem_id!r} (first at line "
-                        f"{seen_ids[record.problem_id]})"
+                        f"{seen_ids[key]})"
                     )
-                seen_ids[record.problem_id] = line
+                seen_ids[key] = line
         except BadRecord as error:
             message = f"{path}:{line}: {error}"
             if not skip_bad:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from vtedge.reasoning.answers import answer_is_correct, answer_text
+from vtedge.reasoning.answers import output_is_correct
 from vtedge.reasoning.grounding import best_ious
 from vtedge.reasoning.parse import parse
 
@@ -142,9 +142,7 @@ def score(predictions: Iterable[Mapping[str, Any]], records: Sequence[Any]) -> S
     for k, record in enumerate(records):
         output = outputs.get(k, "")
         reasoning = parse(output)
-        correct = k in outputs and answer_is_correct(
-            answer_text(output), record.answer, record.problem_type
-        )
+        correct = k in outputs and output_is_correct(output, record.answer, record.problem_type)
         scores.correct += correct
         scores.well_formed += reasoning.well_formed
         if record.segments:

@@ -15,17 +15,23 @@ _LEADING_LETTER = re.compile(r"\s*([A-Z])\b")
 SCAN_LETTERS = "ABCDEFGHIJKLMNO"
 
 
-def answer_text(text: str) -> str:
-    """The part of ``text`` that holds the answer, by the published precedence."""
-    if not isinstance(text, str):
-        return ""
+def _marked_answer(text: str) -> str | None:
+    """The last ``<answer>`` tag's content, else the text after ``Final answer:``."""
     tagged = _ANSWER.findall(text)
     if tagged:
         return tagged[-1].strip()
     final = list(_FINAL.finditer(text))
     if final:
         return text[final[-1].end() :].strip()
-    return text
+    return None
+
+
+def answer_text(text: str) -> str:
+    """The part of ``text`` that holds the answer, by the published precedence."""
+    if not isinstance(text, str):
+        return ""
+    marked = _marked_answer(text)
+    return text if marked is None else marked
 
 
 def option_letter(option: str) -> str | None:
@@ -39,7 +45,12 @@ def option_letter(option: str) -> str | None:
 
 def extract_answer_letter(text: str) -> str | None:
     """The option letter a model chose, or ``None`` (scored as wrong)."""
-    answer = answer_text(text)
+    return letter_of(answer_text(text))
+
+
+def letter_of(answer: str) -> str | None:
+    """The option letter an already extracted answer names, by the published letter rules
+    (extracting again would read a ``Final answer:`` inside the answer tag)."""
     match = _LEADING_LETTER.match(answer)
     if match:
         return match.group(1)
@@ -92,6 +103,11 @@ def numbers_match(predicted: str, gold: str) -> bool:
     return p is not None and g is not None and round(p, 2) == round(g, 2)
 
 
+def is_multiple_choice(problem_type: str | None) -> bool:
+    """Video-R1's ``multiple choice`` in any case; a missing type counts as one."""
+    return (problem_type or "multiple choice").strip().lower() == "multiple choice"
+
+
 def answer_is_correct(answer: str | None, gold: str, problem_type: str | None) -> bool:
     """Whether an extracted answer equals the gold one for the record's problem type.
 
@@ -101,10 +117,21 @@ def answer_is_correct(answer: str | None, gold: str, problem_type: str | None) -
     """
     if answer is None or not isinstance(gold, str):
         return False
-    kind = (problem_type or "multiple choice").strip().lower()
-    if kind == "multiple choice":
-        letter = extract_answer_letter(answer)
-        return letter is not None and letter == extract_answer_letter(gold)
+    if is_multiple_choice(problem_type):
+        letter = letter_of(answer)
+        return letter is not None and letter == letter_of(gold)
+    kind = problem_type.strip().lower()
     if kind == "numerical":
         return numbers_match(answer, gold)
     return _normalise(answer) == _normalise(gold)
+
+
+def output_is_correct(output: str, gold: str, problem_type: str | None) -> bool:
+    """Whether a whole model output answers right, as evaluation grades it. Multiple choice
+    reads the letter by the published rules, from the whole text when nothing marks the
+    answer; other types grade only a marked answer (tag or ``Final answer:``), since the
+    first number of untagged reasoning is a timestamp, not an answer."""
+    if not isinstance(output, str):
+        return False
+    answer = answer_text(output) if is_multiple_choice(problem_type) else _marked_answer(output)
+    return answer_is_correct(answer, gold, problem_type)
