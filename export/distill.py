@@ -56,12 +56,14 @@ def _inputs(prompt, video_token_id: int, extra_ids=()):
 def _greedy(model, prompt, video_token_id, stops, max_new_tokens) -> list[int]:
     import torch
 
+    from vtedge.train.infer import PLAIN_DECODING
+
     inputs = _inputs(prompt, video_token_id)
     model.model.rope_deltas = None
     with torch.no_grad():
         output = model.generate(**inputs, do_sample=False, max_new_tokens=max_new_tokens,
                                 eos_token_id=sorted(stops), pad_token_id=min(stops),
-                                temperature=None, top_p=None, top_k=None)
+                                temperature=None, top_p=None, **PLAIN_DECODING)
     return output[0, inputs["input_ids"].shape[1]:].tolist()
 
 

@@ -58,6 +58,8 @@ def torch_reference(model, prompt, video_token_id: int, stop_ids: set[int],
                     max_new_tokens: int) -> Reference:
     import torch
 
+    from vtedge.train.infer import PLAIN_DECODING
+
     ids = torch.from_numpy(prompt.input_ids)[None]
     inputs = dict(
         input_ids=ids, attention_mask=torch.ones_like(ids),
@@ -71,7 +73,7 @@ def torch_reference(model, prompt, video_token_id: int, stop_ids: set[int],
         model.model.rope_deltas = None
         output = model.generate(**inputs, do_sample=False, max_new_tokens=max_new_tokens,
                                 eos_token_id=sorted(stop_ids), pad_token_id=min(stop_ids),
-                                temperature=None, top_p=None, top_k=None)
+                                temperature=None, top_p=None, **PLAIN_DECODING)
     return Reference(logits, output[0, ids.shape[1]:].tolist())
 
 

@@ -74,6 +74,8 @@ def test_greedy_and_nucleus_sampling():
     assert {next_token(logits, 5.0, 0.001, rng) for _ in range(50)} == {1}
     drawn = {next_token(logits, 1.0, 1.0, np.random.default_rng(s)) for s in range(200)}
     assert drawn == {0, 1, 2, 3}
+    # A temperature as small as a float goes is greedy, not a NaN distribution.
+    assert {next_token(logits, 1e-308, 1.0, rng) for _ in range(20)} == {1}
 
 
 def test_answers_with_and_without_options():

@@ -22,6 +22,10 @@ from vtedge.runtime import (
 )
 from vtedge.spec import VisionSpec
 
+# What the bundle's decode loop does, whatever a checkpoint's generation_config.json asks:
+# Qwen2.5-VL's asks for a repetition penalty of 1.05, which no bundle applies.
+PLAIN_DECODING = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "top_k": None}
+
 
 class _TokenStreamer:
     """transformers streamer protocol: forwards generated ids one by one, skipping the prompt."""
@@ -93,7 +97,7 @@ class TorchRuntime:
                 do_sample=sampled,
                 temperature=temperature if sampled else None,
                 top_p=top_p if sampled else None,
-                top_k=None,
+                **PLAIN_DECODING,
                 eos_token_id=sorted(stops),
                 pad_token_id=self.token_ids["pad_token_id"],
                 streamer=streamer,

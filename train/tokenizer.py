@@ -63,14 +63,6 @@ def load_tokenizer(path: str | Path):
 
 def special_token_ids(tokenizer) -> dict[str, int]:
     """Ids the model config and the runtime need, looked up rather than assumed."""
-    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in QWEN_SPECIAL_TOKENS}
-    return {
-        "pad_token_id": ids["<|endoftext|>"],
-        "bos_token_id": ids["<|endoftext|>"],
-        "eos_token_id": ids["<|im_end|>"],
-        "im_start_token_id": ids["<|im_start|>"],
-        "vision_start_token_id": ids["<|vision_start|>"],
-        "vision_end_token_id": ids["<|vision_end|>"],
-        "image_token_id": ids["<|image_pad|>"],
-        "video_token_id": ids["<|video_pad|>"],
-    }
+    from vtedge.reasoning.prompts import TOKEN_OF_ID
+
+    return {name: tokenizer.convert_tokens_to_ids(token) for name, token in TOKEN_OF_ID.items()}

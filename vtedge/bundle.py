@@ -175,6 +175,8 @@ def _shape_problem(manifest: dict) -> str | None:
         return f"bucket must give {', '.join(BUCKET_KEYS)}"
     if not isinstance(manifest["vision_spec"], dict):
         return "vision_spec must be an object"
+    if not isinstance(manifest["quantization"], dict):
+        return "quantization must be an object"
     return None
 
 
@@ -210,4 +212,9 @@ def verify_bundle(path: str | Path) -> Bundle:
         check_bucket(spec, manifest["bucket"])
     except (BudgetError, TypeError, KeyError) as error:
         raise BundleError(f"{path}: the runtime cannot honour the bundle's spec: {error}") from None
+    config = manifest["model_config"]
+    for key in ("merge_size", "tokens_per_second"):  # the spec's and the model's must agree
+        if config[key] != getattr(spec, key):
+            raise BundleError(f"{path}: model_config's {key} {config[key]} is not the vision "
+                              f"spec's {getattr(spec, key)}")
     return Bundle(path, manifest, spec)

@@ -146,8 +146,9 @@ def next_token(logits: np.ndarray, temperature: float, top_p: float,
     """Greedy when ``temperature`` is 0, else nucleus sampling as transformers does it."""
     if not temperature or temperature <= 0:
         return int(np.argmax(logits))
-    scaled = logits.astype(np.float64) / temperature
-    probs = np.exp(scaled - scaled.max())
+    # Shift before dividing: a tiny temperature then sends the others to -inf, not inf - inf.
+    shifted = logits.astype(np.float64)
+    probs = np.exp((shifted - shifted.max()) / temperature)
     probs /= probs.sum()
     order = np.argsort(-probs, kind="stable")
     sorted_probs = probs[order]
@@ -172,6 +173,23 @@ def _load_graph(onnxruntime, bundle: Bundle, graph: str, options, providers):
         raise BundleError(f"{bundle.path}: {file.name} is not a {graph} graph (inputs "
                           f"{', '.join(names)})")
     return session
+
+
+def _check_cache_layout(bundle: Bundle, decoder, layers: int, kv_shape: tuple[int, int]):
+    """The decoder's KV-cache inputs are the manifest's layers x (heads, head_dim): the
+    runtime builds the empty cache from the manifest, so a mismatch would fail mid-answer."""
+    past = {i.name: i.shape for i in decoder.get_inputs()
+            if i.name.startswith("past_key_values.")}
+    expected = {f"past_key_values.{n}.{kind}" for n in range(layers) for kind in ("key", "value")}
+    if set(past) != expected:
+        raise BundleError(f"{bundle.path}: the decoder caches {len(past) // 2} layers, the "
+                          f"manifest's model_config says {layers}")
+    for name, shape in past.items():
+        dims = (shape[1], shape[3]) if len(shape) == 4 else None
+        if dims is None or any(type(d) is int and d != want for d, want in zip(dims, kv_shape, strict=True)):
+            raise BundleError(f"{bundle.path}: the decoder's {name} has shape {shape}, not "
+                              f"(batch, {kv_shape[0]} heads, length, {kv_shape[1]}) as the "
+                              "manifest's model_config says")
 
 
 class Engine:
@@ -207,6 +225,8 @@ class Engine:
         config = bundle.manifest["model_config"]
         self.layers = config["num_hidden_layers"]
         self.kv_shape = (config["num_key_value_heads"], config["head_dim"])
+        _check_cache_layout(bundle, self.sessions["decoder_model_merged"], self.layers,
+                            self.kv_shape)
         self._ortvalue = onnxruntime.OrtValue
 
     def encode_video(self, pixel_values: np.ndarray) -> np.ndarray:

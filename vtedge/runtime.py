@@ -166,7 +166,7 @@ class BundleRuntime:
                  cache_dir: str | Path | None = None, threads: int | None = None,
                  warn: Callable[[str], None] | None = None):
         from vtedge.engine import Engine
-        from vtedge.reasoning.prompts import VIDEO_PAD
+        from vtedge.reasoning.prompts import TOKEN_OF_ID
 
         self.bundle = bundle if isinstance(bundle, Bundle) else verify_bundle(bundle)
         self.spec = self.bundle.spec
@@ -174,11 +174,12 @@ class BundleRuntime:
             self.tokenizer = load_tokenizer(self.bundle.file(TOKENIZER))
         except Exception as error:  # tokenizers raises a bare Exception on a bad file
             raise BundleError(f"{self.bundle.path}: unreadable {TOKENIZER} ({error})") from None
-        video_pad = self.tokenizer.token_to_id(VIDEO_PAD)
-        if video_pad != self.bundle.token_ids["video_token_id"]:
-            raise BundleError(f"{self.bundle.path}: the manifest's video_token_id "
-                              f"{self.bundle.token_ids['video_token_id']} is not the "
-                              f"tokenizer's {VIDEO_PAD} ({video_pad})")
+        for name, value in self.bundle.token_ids.items():
+            token = TOKEN_OF_ID.get(name)
+            if token is not None and self.tokenizer.token_to_id(token) != value:
+                raise BundleError(f"{self.bundle.path}: the manifest's {name} {value} is not "
+                                  f"the tokenizer's {token} "
+                                  f"({self.tokenizer.token_to_id(token)})")
         self.warn = warn or (lambda message: warnings.warn(message, RuntimeWarning,
                                                            stacklevel=4))
         self.engine = Engine(self.bundle, provider, cache_dir, threads, self.warn)

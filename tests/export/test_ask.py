@@ -35,6 +35,22 @@ def test_bundle_and_checkpoint_give_the_same_answer(fp32_bundle, tiny_checkpoint
     assert a["timings"]["new_tokens"] == 24
 
 
+def test_a_checkpoints_generation_config_does_not_change_its_answers(
+        fp32_bundle, tiny_checkpoint, synth_record, tmp_path):
+    """Qwen2.5-VL checkpoints ship a repetition penalty that the bundle's decode loop does
+    not apply; the torch path ignores it too, so a checkpoint answers as its bundle."""
+    import shutil
+
+    checkpoint = tmp_path / "penalised"
+    shutil.copytree(tiny_checkpoint, checkpoint)
+    (checkpoint / "generation_config.json").write_text(json.dumps({"repetition_penalty": 5.0}))
+    common = [synth_record["video"], synth_record["problem"], "--json", "--max-new-tokens", "24"]
+    through_bundle = ask(*common, "--model", fp32_bundle, "--provider", "cpu")
+    through_torch = ask(*common, "--model", checkpoint)
+    assert through_torch.exit_code == 0, through_torch.output
+    assert json.loads(through_torch.stdout)["raw"] == json.loads(through_bundle.stdout)["raw"]
+
+
 def test_ask_with_a_bundle_never_imports_torch(int8_bundle, synth_record):
     code = (
         "import sys, json\n"
@@ -254,6 +270,19 @@ def test_a_graph_onnxruntime_cannot_run_as_named_is_a_bad_bundle(int8_bundle, sy
     foreign_pad = rewrite(lambda _, m: m["token_ids"].update(video_token_id=10**6))
     assert foreign_pad.exit_code == 7
     assert "is not the tokenizer's <|video_pad|>" in foreign_pad.stderr
+    # Fields that disagree with the graphs, tokenizer or spec: each caught before a token.
+    edits = {"eos_token_id 999 is not the tokenizer's <|im_end|>":
+             lambda m: m["token_ids"].update(eos_token_id=999),
+             "the decoder caches 4 layers, the manifest's model_config says 3":
+             lambda m: m["model_config"].update(num_hidden_layers=3),
+             "not (batch, 2 heads, length, 16)": lambda m: m["model_config"].update(head_dim=16),
+             "model_config's tokens_per_second 25 is not the vision spec's":
+             lambda m: m["model_config"].update(tokens_per_second=25),
+             "quantization must be an object": lambda m: m.update(quantization=[])}
+    for message, edit in edits.items():
+        result = rewrite(lambda _, m, edit=edit: edit(m))
+        assert result.exit_code == 7 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
     assert "Traceback" not in garbage.stderr + swapped.stderr + foreign_pad.stderr
 
 

@@ -79,8 +79,8 @@ def command(video: str, question: str, options: tuple[str, ...], model: str | No
     With a bundle the run is torch-free (onnxruntime); with a checkpoint directory it runs
     through torch. Spec options change the model's own vision spec (--spec replaces it).
     A bundle's vision encoder takes one frame size, so a bundle resizes every clip to it
-    whatever --resize and the pixel options say, with a warning when the spec would have
-    given another size.
+    whatever the pixel options say, with a warning when the spec would have given another
+    size; a --resize to another size is refused (export a bundle for that size).
 
     \b
     Example:

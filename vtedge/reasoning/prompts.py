@@ -17,6 +17,17 @@ IM_END = "<|im_end|>"
 VISION_START = "<|vision_start|>"
 VISION_END = "<|vision_end|>"
 VIDEO_PAD = "<|video_pad|>"
+# The token each special id of a model's config, and of a bundle's manifest, stands for.
+TOKEN_OF_ID = {
+    "pad_token_id": "<|endoftext|>",
+    "bos_token_id": "<|endoftext|>",
+    "eos_token_id": IM_END,
+    "im_start_token_id": IM_START,
+    "vision_start_token_id": VISION_START,
+    "vision_end_token_id": VISION_END,
+    "image_token_id": "<|image_pad|>",
+    "video_token_id": VIDEO_PAD,
+}
 # The alignment stage's request: a bare user turn, as LLaVA-style pretraining uses, so a
 # model learning to look at the video is not asked to read past a long system prompt.
 CAPTION_REQUEST = "Describe the video."
