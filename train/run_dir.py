@@ -27,8 +27,9 @@ def is_run_dir(path: Path) -> bool:
     return (path / RUN_FILE).is_file() or (path / LAST).is_dir()
 
 
-def prepare_run_dir(out: str | Path, resume: bool, overwrite: bool) -> Path:
-    """Check ``out`` before any work: refuse to clobber a run unless told how to treat it."""
+def check_run_dir(out: str | Path, resume: bool, overwrite: bool) -> None:
+    """Check ``out`` before any work: refuse to clobber a run unless told how to treat it.
+    Nothing is removed here: ``claim_run_dir`` does that once every input has been read."""
     out = Path(out)
     if resume and overwrite:
         raise ModelError("give either --resume or --overwrite, not both")
@@ -40,18 +41,21 @@ def prepare_run_dir(out: str | Path, resume: bool, overwrite: bool) -> Path:
             raise ModelError(f"{out}: no run to resume (no {RUN_FILE})")
         if resume_checkpoint(out) is None:
             raise ModelError(f"{out}: holds no complete checkpoint to resume from")
-        return out
-    if holds_run:
-        if not overwrite:
-            raise ModelError(
-                f"{out}: already holds a run; pass --resume to continue it or --overwrite "
-                "to start over"
-            )
-        shutil.rmtree(out)
-    elif out.is_dir() and any(out.iterdir()):
+    elif holds_run and not overwrite:
+        raise ModelError(
+            f"{out}: already holds a run; pass --resume to continue it or --overwrite "
+            "to start over"
+        )
+    elif not holds_run and out.is_dir() and any(out.iterdir()):
         raise ModelError(f"{out}: exists, is not empty and is not a vtedge run directory")
+
+
+def claim_run_dir(out: Path) -> None:
+    """Empty the run ``--overwrite`` replaces (``check_run_dir`` allowed it) and create
+    ``out``: late, so a bad input, or a model loaded from that run, loses nothing."""
+    if out.is_dir() and is_run_dir(out):
+        shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def write_run_file(out: Path, command: str, settings: dict) -> None:

@@ -36,14 +36,14 @@ def start_run(config, *, model_arg: str) -> Started:
     from vtedge.spec import get_spec
     from vtedge.train.lora import apply_lora, load_adapter_weights
     from vtedge.train.models import load_model
-    from vtedge.train.run_dir import prepare_run_dir, resume_checkpoint
+    from vtedge.train.run_dir import check_run_dir, resume_checkpoint
     from vtedge.train.session import Session
 
     session = Session(config.seed, cpu=config.cpu)
     out = Path(config.out)
     # Only the main process touches the run directory; the others wait for its verdict.
     if session.is_main:
-        prepare_run_dir(out, config.resume, config.overwrite)
+        check_run_dir(out, config.resume, config.overwrite)
     session.barrier()
     train_records = load_dataset(config.data, config.data_root, config.limit)
     val_records = (load_dataset(config.val_data, config.data_root, config.val_limit,
@@ -69,11 +69,14 @@ def start_run(config, *, model_arg: str) -> Started:
 
 def record_run(started: Started, command: str, config) -> None:
     """Mark ``out`` as a run (``run.json``) once every input has been checked, so a run
-    that failed on its input can simply be started again."""
-    from vtedge.train.run_dir import write_run_file
+    that failed on its input can simply be started again, and an ``--overwrite`` that
+    failed on its input still has the run it would have replaced."""
+    from vtedge.train.run_dir import claim_run_dir, write_run_file
 
     if started.session.is_main and not config.resume:
+        claim_run_dir(started.out)
         write_run_file(started.out, command, dataclasses.asdict(config))
+    started.session.barrier()
 
 
 def save(started: Started, model, step: int, name: str, meta: dict, optimizer=None,

@@ -51,6 +51,14 @@ def test_existing_run_needs_resume_or_overwrite(tmp_path, synth_data):
     assert "--resume" in line and "--overwrite" in line
     assert (out / "run.json").read_text() == "{}"
     one_line_error(run_cli(*sft_args(synth_data, out, "--resume")), 8)  # nothing to resume
+    # --overwrite replaces the run only once its own inputs have been read.
+    one_line_error(run_cli(*sft_args(tmp_path / "nope.jsonl", out, "--overwrite")), 3)
+    assert (out / "run.json").read_text() == "{}"
+    (out / "stale.txt").write_text("from the old run")
+    replaced = run_cli(*sft_args(synth_data, out, "--overwrite"))
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads((out / "run.json").read_text())["command"] == "sft"
+    assert (out / "last").is_dir() and not (out / "stale.txt").exists()
 
 
 def test_checkpoint_of_another_architecture(tmp_path, synth_data):
