@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vtedge.errors import BudgetError, ModelError
+from vtedge.errors import BudgetError, DatasetError, ModelError
 from vtedge.spec import parse_size
 
 CALIBRATION_CLIPS = 2
@@ -50,6 +50,8 @@ def calibration_items(calib: str | Path | None, workdir: Path, limit: int, seed:
     from vtedge.datasets import load_records
 
     records = load_records(calib)
+    if not records:
+        raise DatasetError(f"{calib}: no records to calibrate on")
     return [CalibrationItem(r.video_path, r.problem, list(r.options) or None)
             for r in list(records)[:limit]]
 
@@ -145,7 +147,7 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
     """Write a bundle for ``checkpoint`` at ``out``; returns its manifest."""
     from transformers.utils import logging as transformers_logging
 
-    from vtedge.bundle import check_bucket, verify_bundle, write_manifest
+    from vtedge.bundle import bundle_destination, check_bucket, verify_bundle, write_manifest
     from vtedge.export.onnx_export import OPSET, export_graphs
     from vtedge.export.parity import bundle_outputs, compare, torch_reference
     from vtedge.export.quantize import quantize_dynamic_int8, quantize_static_qdq
@@ -157,7 +159,7 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
     transformers_logging.disable_progress_bar()
     if target not in ("cpu", "tensorrt"):
         raise ModelError(f"unknown target {target!r}; choose cpu or tensorrt")
-    out = Path(out)
+    out = bundle_destination(out)
     checkpoint_path = Path(checkpoint)
     loaded = load_checkpoint(checkpoint_path)
     model, spec = loaded.model.float().eval(), loaded.spec

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from vtedge.errors import BudgetError, BundleError, MissingPathError
+from vtedge.errors import BudgetError, BundleError, MissingPathError, ModelError
 from vtedge.spec import VisionSpec
 
 MANIFEST = "manifest.json"
@@ -64,6 +64,16 @@ class Bundle:
 def is_bundle(path: str | Path) -> bool:
     """A folder with a manifest: to be treated (and verified) as a bundle."""
     return (Path(path) / MANIFEST).is_file()
+
+
+def bundle_destination(out: str | Path) -> Path:
+    """Where an export may write its bundle, checked before any work: a new folder or a
+    bundle to replace, never another folder (a run, say), which replacing would delete."""
+    out = Path(out).resolve()  # a symlink is followed; "." gets a name
+    if out.exists() and not is_bundle(out):
+        raise ModelError(f"{out}: exists and is not a bundle; name a new folder, or a "
+                         "bundle to replace")
+    return out
 
 
 def file_digest(path: str | Path) -> str:

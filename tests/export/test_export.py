@@ -150,3 +150,21 @@ def test_a_bucket_off_the_patch_grid_is_a_one_line_error(tiny_checkpoint, synth_
                                       "--bucket", "100x100", "--quiet"])
     assert result.exit_code == 5
     assert "--bucket sides must be positive multiples of 28, got 100x100" in result.stderr
+
+
+def test_an_out_that_is_not_a_bundle_is_refused_before_any_work(tiny_checkpoint, tmp_path):
+    """Replacing --out deletes it: only a bundle may be replaced, so a run named by mistake
+    (or the current folder) survives; an empty calibration set is one line too."""
+    run = tmp_path / "run"
+    (run / "last").mkdir(parents=True)
+    (run / "metrics.jsonl").write_text("{}\n")
+    for out in (run, run / "metrics.jsonl"):
+        result = CliRunner().invoke(cli, ["export", "--model", str(tiny_checkpoint), "--out",
+                                          str(out), "--distill-to", "vt-tiny"])
+        assert result.exit_code == 8 and "exists and is not a bundle" in result.stderr
+    assert (run / "metrics.jsonl").read_text() == "{}\n" and (run / "last").is_dir()
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = CliRunner().invoke(cli, ["export", "--model", str(tiny_checkpoint), "--out",
+                                      str(tmp_path / "b"), "--calib", str(empty), "--quiet"])
+    assert result.exit_code == 6 and "no records to calibrate on" in result.stderr

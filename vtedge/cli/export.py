@@ -47,12 +47,14 @@ def command(model: str, out: str, int8: bool, target: str, calib: str | None, ca
     Example:
       vtedge export --model runs/grpo --out bundles/tiny --int8
     """
+    from vtedge.bundle import bundle_destination
     from vtedge.errors import ModelError
 
     def log(message: str) -> None:
         if not quiet:
             click.echo(f"vtedge export: {message}", err=True)
 
+    bundle_destination(out)  # checked before a distillation's minutes, too
     if distill_to is not None:
         if data is None or steps is None:
             raise click.UsageError("--distill-to needs --data and --steps")
