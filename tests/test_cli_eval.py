@@ -146,3 +146,27 @@ def test_a_dataset_without_records_is_refused(tmp_path):
     empty.write_text("\n")
     result = _run("--pred", _write(tmp_path / "p.jsonl", []), "--data", str(empty))
     assert result.exit_code == 6 and "no records to score" in result.stderr
+
+
+def test_an_output_over_an_input_is_refused_before_any_work(split, tmp_path):
+    """--json, --out, --pred and --data name four roles: one file in two would be written
+    over (a dataset replaced by its scores, a prediction file by a resumed run)."""
+    _, data, records = split
+    pred = Path(_write(tmp_path / "p.jsonl",
+                       [{"problem_id": records[0]["problem_id"], "output": ""}]))
+    before = data.read_text(), pred.read_text()
+    for args in (["--pred", pred, "--json", data], ["--pred", pred, "--json", pred],
+                 ["--out", data], ["--out", pred, "--json", pred]):
+        result = _run(*map(str, args), "--data", str(data))
+        assert result.exit_code == 2 and "name the same file" in result.output, result.output
+    assert (data.read_text(), pred.read_text()) == before
+
+
+def test_a_file_no_model_run_wrote_is_not_resumed(split, tmp_path):
+    """Lines without a run fingerprint are someone's own predictions: resuming would keep
+    them as this model's answers."""
+    _, data, records = split
+    pred = _write(tmp_path / "mine.jsonl",
+                  [{"problem_id": records[0]["problem_id"], "output": "<answer>A</answer>"}])
+    result = _run("--out", pred, "--data", str(data))
+    assert result.exit_code == 6 and "mine.jsonl:1: no run fingerprint" in result.stderr

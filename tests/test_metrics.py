@@ -89,10 +89,11 @@ def test_unmatched_missing_and_malformed():
         "not a dict",
     ]
     scores = score(predictions, records)
-    assert scores.matched == 3 and scores.missing == 1
+    assert scores.matched == 2 and scores.missing == 2  # q2 has no output: listed, wrong
     assert scores.correct == 1 and scores.well_formed == 1
-    assert len(scores.unmatched) == 3
+    assert len(scores.unmatched) == 4
     assert "second prediction" in scores.unmatched[0] and "'nope'" in scores.unmatched[1]
+    assert "'q2'" in scores.unmatched[2] and "no 'output' text" in scores.unmatched[2]
     assert scores.to_dict()["grounding"]["segments"] == 4
 
 

@@ -128,10 +128,13 @@ def match_predictions(
         else:
             unmatched.append(f"{label}: no problem_id and no record at this line")
             continue
+        if not isinstance(output, str):
+            unmatched.append(f"{label}: no 'output' text")
+            continue
         if index in outputs:
             unmatched.append(f"{label}: a second prediction for the same record")
             continue
-        outputs[index] = output if isinstance(output, str) else ""
+        outputs[index] = output
     return outputs, unmatched
 
 

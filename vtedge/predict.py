@@ -59,7 +59,11 @@ def _done(out: Path, run: str) -> tuple[set[str], set[int]]:
         if isinstance(row, BadRecord) or not isinstance(row, dict):
             raise DatasetError(
                 f"{out}:{number}: not a JSON object; fix or remove the line to resume")
-        if row.get("run", run) != run:
+        if "run" not in row:
+            raise DatasetError(
+                f"{out}:{number}: no run fingerprint, so not written by a model run; pass "
+                "another --out (score a file of your own with --pred)")
+        if row["run"] != run:
             raise DatasetError(
                 f"{out}:{number}: written by another model, dataset or decoding settings (run "
                 f"{row['run']}, this is {run}); pass another --out, or delete it to start over")

@@ -34,6 +34,18 @@ def read_predictions(path: Path) -> tuple[list[dict], list[str]]:
     return predictions, bad
 
 
+def _refuse_shared_files(named: dict[str, str | None]) -> None:
+    """Two flags naming one file would have eval write its output over an input."""
+    seen: dict[Path, str] = {}
+    for flag, path in named.items():
+        if path is None:
+            continue
+        key = Path(path).resolve()
+        if key in seen:
+            raise click.UsageError(f"{seen[key]} and {flag} name the same file ({path})")
+        seen[key] = flag
+
+
 def _source_roots(pairs: tuple[str, ...]) -> dict[str, str]:
     roots = {}
     for pair in pairs:
@@ -109,6 +121,8 @@ def command(
         # Without either, run the embedded default model.
         model = str(model_path(model))
         pred = out or f"{Path(model).name}.pred.jsonl"
+    _refuse_shared_files({"--data": data, "--out" if run_model else "--pred": pred,
+                          "--json": json_out})
     records = load_records(
         data,
         root=root,
