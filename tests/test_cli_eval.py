@@ -170,3 +170,18 @@ def test_a_file_no_model_run_wrote_is_not_resumed(split, tmp_path):
                   [{"problem_id": records[0]["problem_id"], "output": "<answer>A</answer>"}])
     result = _run("--out", pred, "--data", str(data))
     assert result.exit_code == 6 and "mine.jsonl:1: no run fingerprint" in result.stderr
+
+
+def test_a_full_disk_is_one_line(split, tmp_path, monkeypatch):
+    import errno
+
+    _, data, records = split
+    pred = _write(tmp_path / "p.jsonl", [{"problem_id": records[0]["problem_id"], "output": ""}])
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_text", full)
+    result = _run("--pred", pred, "--data", str(data), "--json", str(tmp_path / "s.json"))
+    assert result.exit_code == 3
+    assert result.stderr == f"vtedge: error: {tmp_path / 's.json'}: No space left on device\n"

@@ -28,9 +28,13 @@ class VtedgeGroup(click.Group):
         except VtedgeError as error:
             click.echo(f"vtedge: error: {error}", err=True)
             sys.exit(error.exit_code)
-        except (NotADirectoryError, FileExistsError, IsADirectoryError, PermissionError) as error:
-            # An output path the user named under a file, or one they may not write.
-            click.echo(f"vtedge: error: {error.filename}: {error.strerror}", err=True)
+        except BrokenPipeError:
+            raise  # the reader left (`| head`): nothing to tell it
+        except OSError as error:
+            # The file system said no: an output path under a file, one the user may not
+            # write, a read-only or full disk (PyAV's errors are OSErrors too).
+            where = f"{error.filename}: " if error.filename else ""
+            click.echo(f"vtedge: error: {where}{error.strerror or error}", err=True)
             sys.exit(MissingPathError.exit_code)
         except KeyboardInterrupt:
             click.echo("vtedge: interrupted", err=True)
