@@ -515,6 +515,15 @@ def test_cli_synth(tmp_path):
     assert json.loads((tmp_path / "d" / "split.json").read_text())["split"]["name"] == "val"
     bad = CliRunner().invoke(cli, ["data", "synth", "--out", str(tmp_path), "--split", "test"])
     assert bad.exit_code == 2
+    # A folder holding a dataset is replaced only when asked, clips and all.
+    again = ["data", "synth", "--out", str(tmp_path / "d"), "--n", "1", "--quiet"]
+    kept = CliRunner().invoke(cli, again)
+    assert kept.exit_code == 6 and "pass --overwrite" in kept.stderr
+    assert len(load_records(tmp_path / "d" / "records.jsonl")) == 2
+    replaced = CliRunner().invoke(cli, [*again, "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert len(load_records(tmp_path / "d" / "records.jsonl")) == 1
+    assert len(list((tmp_path / "d" / "videos").iterdir())) == 1
 
 
 def _read_column(frame, x):

@@ -98,12 +98,15 @@ def command() -> None:
     "a shape apart from its colour. train and val only (ood's held-out pairs are palette "
     "colours).",
 )
+@click.option("--overwrite", is_flag=True,
+              help="Replace the dataset OUT holds (its records and clips); without it, a "
+                   "folder with records.jsonl is refused.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def synth(out: str, n: int, seed: int, split: str, families: str | None, workers: int | None,
           compare_states: bool, restate_goal: bool, tally_counts: bool, tally_verdicts: bool,
           tally_each_shape: bool, tally_before_now: bool,
           captions_by_column: bool, captions_in_passes: bool, other_colours: bool,
-          quiet: bool) -> None:
+          overwrite: bool, quiet: bool) -> None:
     """Write synthetic clips with known events and Video-Thinker-format questions.
 
     \b
@@ -133,7 +136,8 @@ def synth(out: str, n: int, seed: int, split: str, families: str | None, workers
                                   or tally_before_now, verdict=tally_verdicts,
                                   each_shape=tally_each_shape, before_now=tally_before_now,
                                   columns=captions_by_column, passes=captions_in_passes),
-                              palette=OTHER_COLOURS if other_colours else COLOURS)
+                              palette=OTHER_COLOURS if other_colours else COLOURS,
+                              overwrite=overwrite)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     seconds = time.perf_counter() - began

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from vtedge.errors import DatasetError
 from vtedge.synth.questions import BASE_FAMILIES, FAMILIES, PLAIN, TWO_HOP_FAMILIES, TraceStyle
 from vtedge.synth.render import FPS, SIZE, write_clip
 from vtedge.synth.scene import COLOURS, sample_scene
@@ -117,9 +119,12 @@ def _make_chunk(args: tuple[Path, list[int], int, str, tuple[str, ...] | None, T
 def generate_split(
     out: Path, n: int, seed: int, split: str, progress: bool = True, workers: int | None = None,
     families: tuple[str, ...] | None = None, style: TraceStyle = PLAIN,
-    palette: tuple[str, ...] = COLOURS,
+    palette: tuple[str, ...] = COLOURS, overwrite: bool = True,
 ) -> Path:
     """Write ``n`` records of ``split`` under ``out``; returns ``out/records.jsonl``.
+
+    A dataset already in ``out`` is replaced, old clips and all, or refused without
+    ``overwrite``.
 
     ``workers`` processes render and encode in parallel (default: up to 2, the CPU count).
     ``families`` keeps only those question families (``describe`` alone makes the timed
@@ -134,6 +139,11 @@ def generate_split(
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     out = Path(out)
+    if (out / "records.jsonl").exists():
+        if not overwrite:
+            raise DatasetError(f"{out}: already holds a dataset (records.jsonl); pass "
+                               "--overwrite to replace it")
+        shutil.rmtree(out / "videos", ignore_errors=True)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     if workers is None:
         workers = max(1, min(2, os.cpu_count() or 1))
