@@ -106,6 +106,12 @@ def test_caption_then_options_stages_lead_into_trace_sft(tmp_path):
                                     "--data", str(traces), "--out", str(tmp_path / "tok")])
     assert made.exit_code == 0, made.output
     tokenizer = load_tokenizer(tmp_path / "tok")
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "config.json").write_text("{}")  # a checkpoint keeps its tokenizer
+    refused = CliRunner().invoke(cli, ["train", "tokenizer", "--data", str(captions),
+                                       "--out", str(tmp_path / "ckpt")])
+    assert refused.exit_code == 8 and "holds a model checkpoint" in refused.stderr
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json"]
     record = load_records(captions)[0]
     [example] = prepare_examples([record], tokenizer, _spec(), task=CAPTION, progress=False)
     prompt = tokenizer.decode(example.prompt_ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -243,11 +244,15 @@ def tokenizer(data, out, preset, data_root) -> None:
       vtedge train tokenizer --data data/train/records.jsonl \\
           --data data/captions/records.jsonl --out runs/tokenizer
     """
+    from vtedge.errors import ModelError
     from vtedge.train.models import tokenizer_corpus
     from vtedge.train.presets import get_model_preset
     from vtedge.train.start import load_dataset
     from vtedge.train.tokenizer import train_tokenizer
 
+    if (Path(out) / "config.json").exists():  # a new tokenizer would unmatch its weights
+        raise ModelError(f"{out}: holds a model checkpoint; give the tokenizer a folder of "
+                         "its own")
     vocab_size = get_model_preset(preset).vocab_size
     records = [r for path in data for r in load_dataset(path, data_root)]
     trained = train_tokenizer(tokenizer_corpus(records), vocab_size)
