@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vtedge.bundle import TOKENIZER, Bundle, check_bucket, is_bundle, verify_bundle
-from vtedge.errors import BundleError, MissingPathError, ModelError
+from vtedge.errors import BudgetError, BundleError, MissingPathError, ModelError
 from vtedge.spec import VisionSpec
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
@@ -227,7 +227,10 @@ class BundleRuntime:
     def _warn_if_stretched(self, video, spec: VisionSpec, clip) -> None:
         """Say once per source size when the bucket changes a clip's aspect: the torch
         checkpoint, with no bucket, would see other frames."""
-        own = spec.frame_size(clip.source_height, clip.source_width, len(clip.timestamps))
+        try:
+            own = spec.frame_size(clip.source_height, clip.source_width, len(clip.timestamps))
+        except BudgetError as error:  # the spec refuses this clip, as the checkpoint would
+            raise BudgetError(f"{video}: {error}") from None
         source = (clip.source_height, clip.source_width)
         if own == (clip.height, clip.width) or source in self._stretched:
             return

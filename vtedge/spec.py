@@ -201,7 +201,7 @@ def smart_resize(
     ratio = max(height, width) / min(height, width)
     if ratio > MAX_ASPECT_RATIO:
         raise BudgetError(
-            f"aspect ratio {ratio:.1f} of a {width}x{height} frame exceeds {MAX_ASPECT_RATIO}"
+            f"aspect ratio {ratio:.1f} of a {height}x{width} frame exceeds {MAX_ASPECT_RATIO}"
         )
     h_bar = max(factor, round_by_factor(height, factor))
     w_bar = max(factor, round_by_factor(width, factor))

@@ -109,6 +109,14 @@ def test_the_resize_warning_comes_once_per_source_size(int8_bundle, tmp_path):
     for video in clips.values():
         runtime.ask(video, "What happens?", max_new_tokens=1)
     assert [w.split(":")[0] for w in warnings] == [str(clips["wide"]), str(clips["tall"])]
+    # A clip the spec itself refuses (qwen-vl-utils' aspect limit of 200) is refused by
+    # name, as the checkpoint would refuse it.
+    needle = tmp_path / "needle.mp4"
+    encode_video(needle, [np.full((2, 500, 3), 40, np.uint8)] * 16, fps=8)
+    result = ask(needle, "q", "--model", int8_bundle)
+    assert result.exit_code == 5
+    assert result.stderr == f"vtedge: error: {needle}: aspect ratio 250.0 of a 2x500 frame " \
+        "exceeds 200\n"
 
 
 def test_resizing_to_another_size_than_the_bucket_is_refused(int8_bundle, synth_record):
