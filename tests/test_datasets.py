@@ -143,8 +143,10 @@ def test_bad_lines_and_files(layout):
     loaded = load_records(path, roots=roots, skip_bad=True)
     assert [r.problem_id for r in loaded] == [1, 2] and loaded.skipped == 2
     assert "duplicate problem_id 1" in loaded.problems[1]
-    with pytest.raises(MissingPathError):
+    with pytest.raises(MissingPathError, match="dataset file not found"):
         load_records(tmp_path / "nope.jsonl")
+    with pytest.raises(MissingPathError, match="a folder, not a dataset file"):
+        load_records(tmp_path / "data")
     broken = tmp_path / "data" / "broken.json"
     broken.write_text('[{"problem": 1,\n')
     with pytest.raises(DatasetError, match="invalid JSON"):

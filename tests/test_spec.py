@@ -104,6 +104,14 @@ def test_num_frames_by_fps_equals_qwen(qwen):
         assert spec.num_frames(total, video_fps) == expected, (total, video_fps, ele)
 
 
+def test_a_clip_too_short_to_sample_says_so():
+    with pytest.raises(BudgetError, match="^a video of 1 frame is too short: sampling takes "
+                                          "at least 2$"):
+        VisionSpec(nframes=8).num_frames(1, 30.0)
+    with pytest.raises(BudgetError, match="^cannot sample 8 frames from a video of 5 frames$"):
+        VisionSpec(nframes=8).num_frames(5, 30.0)
+
+
 def test_num_frames_by_count_equals_qwen(qwen):
     for total, nframes in itertools.product(TOTALS, [2, 3, 8, 15, 16, 64]):
         spec = VisionSpec(nframes=nframes)

@@ -299,6 +299,8 @@ def load_records(
     roots resolve against the data file's folder too.
     """
     path = Path(path)
+    if path.is_dir():
+        raise MissingPathError(f"{path}: a folder, not a dataset file (records.jsonl inside?)")
     if not path.is_file():
         raise MissingPathError(f"dataset file not found: {path}")
     base = path.resolve().parent

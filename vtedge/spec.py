@@ -129,11 +129,11 @@ class VisionSpec:
             n = total_frames / video_fps * self.fps
             n = min(min(max(n, min_frames), max_frames), total_frames)
             n = floor_by_factor(n, FRAME_FACTOR)
+        if total_frames < FRAME_FACTOR:  # an image, or a one-frame clip
+            raise BudgetError(f"a video of {total_frames} frame{'s' * (total_frames != 1)} is "
+                              f"too short: sampling takes at least {FRAME_FACTOR}")
         if not FRAME_FACTOR <= n <= total_frames:
-            raise BudgetError(
-                f"cannot sample {n} frames from a video of {total_frames} frames "
-                f"(need between {FRAME_FACTOR} and {total_frames})"
-            )
+            raise BudgetError(f"cannot sample {n} frames from a video of {total_frames} frames")
         return n
 
     @property
