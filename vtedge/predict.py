@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,7 +56,12 @@ def _done(out: Path, run: str) -> tuple[set[str], set[int]]:
     from vtedge.datasets import BadRecord, read_json_rows
 
     # The reader `vtedge eval` scores this file with, so both see the same lines.
-    for number, row in read_json_rows(out):
+    rows = read_json_rows(out)
+    if rows and isinstance(rows[-1][1], BadRecord) and _drop_cut_off_line(out):
+        warnings.warn(f"{out}:{rows[-1][0]}: dropped a line cut off mid-write (the run "
+                      "before stopped there); resuming", RuntimeWarning, stacklevel=3)
+        rows = rows[:-1]
+    for number, row in rows:
         if isinstance(row, BadRecord) or not isinstance(row, dict):
             raise DatasetError(
                 f"{out}:{number}: not a JSON object; fix or remove the line to resume")
@@ -72,6 +78,17 @@ def _done(out: Path, run: str) -> tuple[set[str], set[int]]:
         elif isinstance(row.get("line"), int):
             lines.add(row["line"])
     return ids, lines
+
+
+def _drop_cut_off_line(out: Path) -> bool:
+    """Truncate a last line that lacks its newline, the mark of a run killed mid-write;
+    True if there was one. Appending after it would glue the next answer onto it."""
+    data = out.read_bytes()
+    if data.endswith(b"\n"):
+        return False
+    with out.open("r+b") as file:
+        file.truncate(data.rfind(b"\n") + 1)
+    return True
 
 
 def predict(model: str | Path | None, records: Sequence, out: str | Path, *,

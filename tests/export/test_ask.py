@@ -188,9 +188,10 @@ def test_predict_refuses_to_resume_another_runs_file(int8_bundle, synth_data, tm
     assert out.read_text() == before
 
 
-def test_predict_refuses_to_resume_after_a_line_cut_off(int8_bundle, synth_data, tmp_path):
-    """A run killed mid-write leaves half a line: appending after it would glue the next
-    answer onto it, so the resume stops and names the line."""
+def test_predict_resumes_after_a_line_cut_off(int8_bundle, synth_data, tmp_path):
+    """A run killed mid-write leaves half a line without its newline: the resume drops it
+    (appending would glue the next answer onto it) and says so; a broken line that is not
+    such a tail still stops it, named."""
     from vtedge.datasets import load_records
     from vtedge.errors import DatasetError
     from vtedge.predict import predict
@@ -198,11 +199,16 @@ def test_predict_refuses_to_resume_after_a_line_cut_off(int8_bundle, synth_data,
     records = load_records(synth_data)
     out = tmp_path / "pred.jsonl"
     predict(int8_bundle, records[:1], out, provider="cpu", max_new_tokens=4, progress=False)
-    out.write_text(out.read_text() + '{"problem_id": "x", "out')
-    before = out.read_text()
+    whole = out.read_text()
+    out.write_text(whole + '{"problem_id": "x", "out')
+    with pytest.warns(RuntimeWarning, match=r"pred\.jsonl:2: dropped a line cut off"):
+        predict(int8_bundle, records, out, provider="cpu", max_new_tokens=4, progress=False)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["problem_id"] for r in rows] == [r.problem_id for r in records]
+    out.write_text(whole + "not json\n")
     with pytest.raises(DatasetError, match=r"pred\.jsonl:2: not a JSON object"):
         predict(int8_bundle, records, out, provider="cpu", max_new_tokens=4, progress=False)
-    assert out.read_text() == before
+    assert out.read_text() == whole + "not json\n"
 
 
 def test_predict_refuses_another_datasets_file(int8_bundle, synth_data, tmp_path):
