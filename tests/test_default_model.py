@@ -89,6 +89,12 @@ def test_ask_refuses_bad_option_values_before_it_runs(extra, message):
     assert result.exit_code == 2 and message in result.output
 
 
+def test_ask_refuses_a_blank_question():
+    record = load_records(EXAMPLES)[0]
+    blank = CliRunner().invoke(cli, ["ask", str(record.video_path), " \n"])
+    assert blank.exit_code == 2 and "'QUESTION': is empty" in blank.output
+
+
 def test_ask_warns_in_one_line_about_a_clip_it_cannot_read_to_the_end(tmp_path):
     path = videos.make_cut_mkv(tmp_path)
     result = CliRunner().invoke(cli, ["ask", str(path), "What happened?", "--json"])

@@ -49,9 +49,15 @@ def _lettered(ctx, param, options: tuple[str, ...]) -> tuple[str, ...]:
     return options
 
 
+def _asked(ctx, param, question: str) -> str:
+    if not question.strip():
+        raise click.BadParameter("is empty; ask something about the video")
+    return question
+
+
 @click.command("ask")
 @click.argument("video", type=click.Path())
-@click.argument("question")
+@click.argument("question", callback=_asked)
 @click.option("--options", "options", multiple=True, metavar='"A. …"', callback=_lettered,
               help="One answer option, starting with its letter (repeat the flag); without "
               "it the question is free-form.")
