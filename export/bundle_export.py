@@ -167,11 +167,6 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
     tokenizer = load_tokenizer(checkpoint_path)
     stops = stop_token_ids(token_ids)
     config = model_config(model)
-    staging = out.with_name(out.name + ".tmp")
-    if staging.exists():
-        shutil.rmtree(staging)
-    fp32_dir = staging / "fp32" if int8 else staging
-    fp32_dir.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="vtedge-calib-") as workdir:
         log("calibration clips")
         items = calibration_items(calib, Path(workdir), calib_clips)
@@ -183,6 +178,12 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
                                   tokens_per_second=config["tokens_per_second"]) for i in items]
     bucket_record = bucket_for(spec, size, prompts)
     check_bucket(spec, bucket_record)
+    # Written only now: a calibration set or bucket the export refuses leaves nothing behind.
+    staging = out.with_name(out.name + ".tmp")
+    if staging.exists():
+        shutil.rmtree(staging)
+    fp32_dir = staging / "fp32" if int8 else staging
+    fp32_dir.mkdir(parents=True)
     manifest = {
         "created_by": "vtedge export",
         "source_checkpoint": checkpoint_path.name,

@@ -168,3 +168,4 @@ def test_an_out_that_is_not_a_bundle_is_refused_before_any_work(tiny_checkpoint,
     result = CliRunner().invoke(cli, ["export", "--model", str(tiny_checkpoint), "--out",
                                       str(tmp_path / "b"), "--calib", str(empty), "--quiet"])
     assert result.exit_code == 6 and "no records to calibrate on" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jsonl", "run"]  # no b.tmp
