@@ -27,6 +27,7 @@ from vtedge.reasoning import (
     render_options_chat,
     render_user,
     sft_target,
+    tagged_answer,
 )
 from vtedge.rewards import REWARDS
 from vtedge.spec import get_spec
@@ -327,6 +328,22 @@ def test_parse_and_extract_never_raise(text):
     assert all(0 <= s.start <= s.end for s in r.segments)
     letter = extract_answer_letter(text)
     assert letter is None or (len(letter) == 1 and letter.isupper())
+
+
+ANSWER_FRAGMENTS = st.sampled_from(["<answer>", "</answer>", "< ANSWER >", "</ answer>",
+                                    "< / answer\n>", "A", " ", "\n", "<", "/", ">"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ANSWER_FRAGMENTS, max_size=30).map("".join))
+def test_answer_tags_read_as_the_lazy_pattern_reads_them(text):
+    """The one-pass reader of answer tags finds what the published-style lazy regex finds
+    (it exists because that regex is quadratic on a run of unclosed tags)."""
+    import re
+
+    lazy = re.compile(r"<\s*answer\s*>(.*?)<\s*/\s*answer\s*>", re.IGNORECASE | re.DOTALL)
+    found = lazy.findall(text)
+    assert tagged_answer(text) == (found[-1].strip() if found else None)
 
 
 @settings(max_examples=200, deadline=None)

@@ -9,15 +9,29 @@ from __future__ import annotations
 
 import re
 
-_ANSWER = re.compile(r"<\s*answer\s*>(.*?)<\s*/\s*answer\s*>", re.IGNORECASE | re.DOTALL)
+_ANSWER_TAG = re.compile(r"<\s*(?:(/)\s*)?answer\s*>", re.IGNORECASE)
 _FINAL = re.compile(r"Final answer:", re.IGNORECASE)
 _LEADING_LETTER = re.compile(r"\s*([A-Z])\b")
 SCAN_LETTERS = "ABCDEFGHIJKLMNO"
 
 
+def _tagged(text: str) -> list[str]:
+    """The content of each closed ``<answer>`` tag: from an opening tag to the first
+    closing tag after it, as a lazy regex reads them, but in one pass (a lazy regex
+    rescans the rest of the text from every unclosed opening tag)."""
+    found, start = [], None
+    for tag in _ANSWER_TAG.finditer(text):
+        if tag.group(1) is None:
+            start = tag.end() if start is None else start
+        elif start is not None:
+            found.append(text[start:tag.start()])
+            start = None
+    return found
+
+
 def _marked_answer(text: str) -> str | None:
     """The last ``<answer>`` tag's content, else the text after ``Final answer:``."""
-    tagged = _ANSWER.findall(text)
+    tagged = _tagged(text)
     if tagged:
         return tagged[-1].strip()
     final = list(_FINAL.finditer(text))
@@ -62,7 +76,7 @@ def letter_of(answer: str) -> str | None:
 
 def solution_answer(solution: str) -> str:
     """The gold answer inside a record's ``solution`` (``<answer>C</answer>`` → ``C``)."""
-    tagged = _ANSWER.findall(solution) if isinstance(solution, str) else []
+    tagged = _tagged(solution) if isinstance(solution, str) else []
     return tagged[-1].strip() if tagged else str(solution).strip()
 
 
@@ -86,7 +100,7 @@ def tagged_answer(text: str) -> str | None:
     """The content of the last closed ``<answer>`` tag, or ``None`` (the training rule)."""
     if not isinstance(text, str):
         return None
-    tagged = _ANSWER.findall(text)
+    tagged = _tagged(text)
     return tagged[-1].strip() if tagged else None
 
 

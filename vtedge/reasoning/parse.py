@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from vtedge.reasoning.timestamps import parse_span
 
 TAGS = ("time", "caption", "think", "answer")
-_TAG = re.compile(r"<\s*(/?)\s*(time|caption|think|answer)\s*>", re.IGNORECASE)
+# One whitespace run per gap, never two in a row: "\s*/?\s*" would try every split of a
+# long run between them, which is quadratic in a degenerate output's spaces.
+_TAG = re.compile(r"<\s*(?:(/)\s*)?(time|caption|think|answer)\s*>", re.IGNORECASE)
 _BETWEEN = re.compile(r"\s*")
 
 

@@ -8,8 +8,9 @@ import re
 # One clock value: up to three colon-separated fields, the last may have a fraction,
 # optionally followed by a seconds unit ("12.5s", "12.5 sec").
 _CLOCK = r"\d{1,6}(?::\d{1,2}){0,2}(?:\.\d+)?"
+_UNIT = r"(?:(?:s|sec|secs|seconds)\s*)?"  # after "\s*": one whitespace run per gap
 _SPAN = re.compile(
-    rf"^\s*({_CLOCK})\s*(?:s|sec|secs|seconds)?\s*(?:-|–|—|~|to)\s*({_CLOCK})\s*(?:s|sec|secs|seconds)?\s*$",
+    rf"^\s*({_CLOCK})\s*{_UNIT}(?:-|–|—|~|to)\s*({_CLOCK})\s*{_UNIT}$",
     re.IGNORECASE,
 )
 MAX_SECONDS = 1e7
