@@ -29,7 +29,7 @@ def validate(session, model, loaded, examples, config, batch_size: int = 16) -> 
                 loss_sum += float(token_loss_sum(plain(**batch).logits, labels))
                 label_tokens += sum(len(e.target_ids) for e in chunk)
         scores = {"loss": loss_sum / max(1, label_tokens)}
-        if config.task == TRACE:
+        if config.task == TRACE and config.val_generate > 0:  # 0: the loss alone
             scores.update(answer_scores(session, plain, loaded, ids,
                                         examples[:config.val_generate],
                                         config.max_new_tokens, batch_size))

@@ -141,8 +141,11 @@ def test_caption_then_options_stages_lead_into_trace_sft(tmp_path):
         [val] = [r for r in rows if r["split"] == "val"]
         assert set(val) >= {"loss"} and "accuracy" not in val
     traced = train_sft(sft_config(traces, tmp_path / "trace", model=str(reading.out / "last"),
-                                  max_steps=1))
+                                  max_steps=1, val_data=str(traces), val_generate=0))
     assert traced.steps == 1
+    # --val-generate 0 scores no answers, so it logs no accuracy (not a 0 of none).
+    [val] = [r for r in read_metrics(traced.out) if r["split"] == "val"]
+    assert "loss" in val and "accuracy" not in val and "format_rate" not in val
     assert len(load_tokenizer(traced.out / "last")) == len(tokenizer)
 
 
