@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from vtedge.errors import DatasetError
+from vtedge.errors import DatasetError, VideoDecodeError
 
 
 def published_decoding() -> dict:
@@ -94,9 +94,11 @@ def _drop_cut_off_line(out: Path) -> bool:
 def predict(model: str | Path | None, records: Sequence, out: str | Path, *,
             provider: str = "auto", max_new_tokens: int | None = None,
             temperature: float | None = None, top_p: float | None = None, seed: int = 0,
-            progress: bool = True, warn=None) -> Path:
+            progress: bool = True, warn=None, skip_undecodable: bool = False) -> Path:
     """Append one ``{"problem_id", "output", "answer", "run", "timings"}`` line per new
-    record (plus the record's data-file ``line`` when it has no problem_id)."""
+    record (plus the record's data-file ``line`` when it has no problem_id).
+    ``skip_undecodable`` warns about a clip that cannot be decoded and goes on without
+    its prediction (scored as missing) instead of stopping."""
     from vtedge.progress import progress_bar
     from vtedge.runtime import existing_model_path, open_model
 
@@ -120,9 +122,18 @@ def predict(model: str | Path | None, records: Sequence, out: str | Path, *,
     with progress_bar("predict", len(todo), disable=not progress, transient=True) as advance, \
             out.open("a", encoding="utf-8") as sink:
         for record in todo:
-            answer = runtime.ask(record.video_path, record.problem, list(record.options) or None,
-                                 max_new_tokens=max_new_tokens, temperature=temperature,
-                                 top_p=top_p, seed=seed)
+            try:
+                answer = runtime.ask(record.video_path, record.problem,
+                                     list(record.options) or None,
+                                     max_new_tokens=max_new_tokens, temperature=temperature,
+                                     top_p=top_p, seed=seed)
+            except VideoDecodeError as error:
+                if not skip_undecodable:
+                    raise
+                warnings.warn(f"{record.where}: skipped ({error})", RuntimeWarning,
+                              stacklevel=2)
+                advance()
+                continue
             row = {"problem_id": record.problem_id, "output": answer.raw,
                    "answer": answer.answer, "run": run, "timings": answer.timings}
             if record.problem_id is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -319,3 +320,21 @@ def test_eval_runs_a_bundle_over_a_dataset_and_scores_it(int8_bundle, synth_data
     assert len(out.read_text().splitlines()) == 2
     again = CliRunner().invoke(cli, args)  # resumes: nothing left to predict
     assert again.exit_code == 0 and len(out.read_text().splitlines()) == 2
+
+
+def test_eval_skip_bad_goes_on_past_a_clip_it_cannot_decode(int8_bundle, synth_data, tmp_path):
+    rows = [json.loads(line) for line in synth_data.read_text().splitlines()]
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    rows[0]["path"] = "broken.mp4"
+    data = tmp_path / "records.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "videos").symlink_to(synth_data.parent / "videos")
+    args = ["eval", "--model", str(int8_bundle), "--data", str(data), "--out",
+            str(tmp_path / "pred.jsonl")]
+    stopped = CliRunner().invoke(cli, args)
+    assert stopped.exit_code == 4 and "broken.mp4" in stopped.stderr
+    skipped = CliRunner().invoke(cli, [*args, "--skip-bad"])
+    assert skipped.exit_code == 0, skipped.output
+    assert f"vtedge: warning: {data}:1: skipped (" in skipped.stderr
+    assert len((tmp_path / "pred.jsonl").read_text().splitlines()) == 1
+    assert re.search(r"missing\D+1\b", skipped.stdout), skipped.stdout

@@ -77,7 +77,9 @@ def _source_roots(pairs: tuple[str, ...]) -> dict[str, str]:
     metavar="NAME=DIR",
     help="Folder for one data_source (repeatable).",
 )
-@click.option("--skip-bad", is_flag=True, help="Skip and count bad records instead of stopping.")
+@click.option("--skip-bad", is_flag=True,
+              help="Skip and count bad records instead of stopping; with --model, a clip "
+                   "that cannot be decoded is warned about and scored as missing.")
 @click.option(
     "--no-check-videos", is_flag=True, help="Do not require the records' videos to exist."
 )
@@ -136,7 +138,7 @@ def command(
     if run_model:
         from vtedge.predict import predict
 
-        predict(model, records, pred)
+        predict(model, records, pred, skip_undecodable=skip_bad)
     predictions, unreadable = read_predictions(Path(pred))
     scores = score(predictions, records)
     scores.unmatched[:0] = unreadable
