@@ -148,7 +148,8 @@ def next_token(logits: np.ndarray, temperature: float, top_p: float,
         return int(np.argmax(logits))
     # Shift before dividing: a tiny temperature then sends the others to -inf, not inf - inf.
     shifted = logits.astype(np.float64)
-    probs = np.exp((shifted - shifted.max()) / temperature)
+    with np.errstate(over="ignore"):
+        probs = np.exp((shifted - shifted.max()) / temperature)
     probs /= probs.sum()
     order = np.argsort(-probs, kind="stable")
     sorted_probs = probs[order]

@@ -194,6 +194,7 @@ class BundleRuntime:
         ids = self.bundle.token_ids
         prompt = self.prompt(video, question, options, spec)
         self._warn_if_stretched(video, spec, prompt.clip)
+        self._check_profile(len(prompt.input_ids), max_new_tokens)
         timings = dict(prompt.timings)
         start = time.perf_counter()
         features = self.engine.encode_video(prompt.pixel_values)
@@ -223,6 +224,16 @@ class BundleRuntime:
                               self.bundle.token_ids["video_token_id"],
                               merge_size=config["merge_size"],
                               tokens_per_second=config["tokens_per_second"])
+
+    def _check_profile(self, prompt_tokens: int, max_new_tokens: int) -> None:
+        """TensorRT's shape profiles end at the bucket's longest sequence: past it the
+        engine fails mid-answer, so say so before the first token."""
+        longest = self.bundle.bucket["max_sequence_length"]
+        if self.provider == "tensorrt" and prompt_tokens + max_new_tokens > longest:
+            raise BudgetError(
+                f"the prompt's {prompt_tokens} tokens and --max-new-tokens {max_new_tokens} "
+                f"exceed the {longest} tokens of the bundle's TensorRT profiles; ask a "
+                "shorter question, lower --max-new-tokens, or run on --provider cuda")
 
     def _warn_if_stretched(self, video, spec: VisionSpec, clip) -> None:
         """Say once per source size when the bucket changes a clip's aspect: the torch

@@ -338,3 +338,19 @@ def test_eval_skip_bad_goes_on_past_a_clip_it_cannot_decode(int8_bundle, synth_d
     assert f"vtedge: warning: {data}:1: skipped (" in skipped.stderr
     assert len((tmp_path / "pred.jsonl").read_text().splitlines()) == 1
     assert re.search(r"missing\D+1\b", skipped.stdout), skipped.stdout
+
+
+def test_a_sequence_past_the_tensorrt_profiles_is_refused_before_it_runs(int8_bundle,
+                                                                         synth_record):
+    """TensorRT's engine takes sequences up to the bucket's longest; the CPU provider has
+    no such end, so the check is exercised here by naming the provider it guards."""
+    from vtedge.errors import BudgetError
+    from vtedge.runtime import BundleRuntime
+
+    runtime = BundleRuntime(int8_bundle, "cpu")
+    longest = runtime.bundle.bucket["max_sequence_length"]
+    runtime.provider = "tensorrt"
+    runtime.ask(synth_record["video"], "q", max_new_tokens=2)
+    with pytest.raises(BudgetError, match=f"exceed the {longest} tokens of the bundle's "
+                                          "TensorRT profiles"):
+        runtime.ask(synth_record["video"], "q", max_new_tokens=longest)
