@@ -211,20 +211,22 @@ def render(rows: list[Row], copy_gbs: float, header: list[str]) -> str:
              "| kernel | shape | impl | time (ms) | GB/s | % of copy | peak extra (MiB) "
              "| speed vs. reference | note |",
              "|---|---|---|---:|---:|---:|---:|---:|---|"]
-    baseline: dict[tuple[str, str], float] = {}
+    # The first impl of a shape is its reference; where it failed (out of memory, say)
+    # the others have nothing to be compared with.
+    baseline: dict[tuple[str, str], float | None] = {}
     for row in rows:
         key = (row.kernel, row.shape)
+        baseline.setdefault(key, row.ms)
         if row.ms is None:
             lines.append(f"| {row.kernel} | {row.shape} | {row.impl} | - | - | - | - | - "
                          f"| {row.note} |")
             continue
-        baseline.setdefault(key, row.ms)
         gbs = row.bytes_moved / row.ms / 1e6
         peak = "n/a" if row.peak_mib is None else f"{row.peak_mib:.0f}"
+        speed = "n/a" if baseline[key] is None else f"{baseline[key] / row.ms:.2f}x"
         lines.append(
             f"| {row.kernel} | {row.shape} | {row.impl} | {row.ms:.2f} | {gbs:.1f} "
-            f"| {100 * gbs / copy_gbs:.0f}% | {peak} | {baseline[key] / row.ms:.2f}x "
-            f"| {row.note} |"
+            f"| {100 * gbs / copy_gbs:.0f}% | {peak} | {speed} | {row.note} |"
         )
     return "\n".join(lines) + "\n"
 

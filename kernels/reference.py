@@ -96,6 +96,8 @@ def grpo_loss_reference(
     batch's ``mask.sum()``. Returns the loss and TRL's logged metrics (``kl`` whenever
     reference log-probs are given, 0 otherwise).
     """
+    if beta != 0.0 and ref_logps is None:  # TRL's rule, as check_grpo_options says it
+        raise ValueError("beta != 0 needs ref_logps (the reference model's log-probs)")
     per_token_logps = token_logps_reference(logits, completion_ids, temperature)
     completion_mask = completion_mask.to(per_token_logps.dtype)
     if ref_logps is not None:

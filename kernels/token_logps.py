@@ -38,7 +38,9 @@ class TokenLogps(torch.autograd.Function):
         logits, ids, lse = ctx.saved_tensors
         grad = grad_logps.float().contiguous()
         # In place, the logits become their own gradient: no second (B, L, V) tensor exists.
-        out = logits if ctx.inplace_backward else torch.empty_like(logits)
+        # Not where elements share memory (an expanded view): rows would write over rows.
+        inplace = ctx.inplace_backward and not overlapping(logits)
+        out = logits if inplace else torch.empty_like(logits)
         kernels.backward(logits, ids, lse, grad, out, 1.0 / ctx.temperature)
         return out, None, None, None
 
@@ -58,6 +60,18 @@ def token_logps(
     if not use_triton(backend, logits.device):
         return token_logps_reference(logits, ids, temperature)
     return TokenLogps.apply(logits, ids, float(temperature), bool(inplace_backward))
+
+
+def overlapping(tensor: torch.Tensor) -> bool:
+    """Whether two elements of a strided view share memory (a stride-0 or expanded dim)."""
+    dims = sorted((stride, size) for stride, size in zip(tensor.stride(), tensor.shape,
+                                                        strict=True) if size > 1)
+    span = 1
+    for stride, size in dims:
+        if stride < span:
+            return True
+        span = stride * size
+    return False
 
 
 FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)

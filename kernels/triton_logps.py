@@ -40,10 +40,11 @@ def token_logps_forward_kernel(
         x = tl.load(base[:, None] + offs[None, :], mask=inside, other=-float("inf"))
         x = x.to(tl.float32) * inv_temperature
         new_max = tl.maximum(running_max, tl.max(x, axis=1))
-        # Rows past the end stay at -inf; keep their arithmetic finite.
-        new_max = tl.where(live, new_max, 0.0)
-        running_sum = running_sum * tl.exp(running_max - new_max) + tl.sum(
-            tl.exp(x - new_max[:, None]), axis=1
+        # Rows past the end, and rows whose values so far are all -inf (banned tokens),
+        # have a max of -inf: shift them by 0 so -inf - -inf never makes a NaN.
+        shift = tl.where(live & (new_max > -float("inf")), new_max, 0.0)
+        running_sum = running_sum * tl.exp(running_max - shift) + tl.sum(
+            tl.exp(x - shift[:, None]), axis=1
         )
         running_max = new_max
     lse = running_max + tl.log(tl.where(live, running_sum, 1.0))

@@ -22,6 +22,11 @@ def test_table_reports_bandwidth_share_and_ratio_to_the_reference(bench):
     assert lines[-3].split("|")[4:9] == [" 4.00 ", " 2.0 ", " 12% ", " n/a ", " 1.00x "]
     assert lines[-2].split("|")[4:9] == [" 1.00 ", " 8.0 ", " 50% ", " 12 ", " 4.00x "]
     assert "OOM" in lines[-1]
+    # A reference that failed leaves the others with no ratio, not one to themselves.
+    failed = [bench.Row("k", "s", "torch eager", None, 8e6, None, "OOM"),
+              bench.Row("k", "s", "triton", 1.0, 8e6, 12.0)]
+    last = bench.render(failed, copy_gbs=16.0, header=["# t"]).splitlines()[-1]
+    assert last.split("|")[8] == " n/a "
 
 
 def test_frame_case_times_the_reference_on_cpu(bench):

@@ -129,6 +129,8 @@ def test_backend_names_and_interpreter_requirement(monkeypatch):
         token_logps(torch.zeros(1, 1, 4), torch.zeros(1, 1, dtype=torch.long), backend="triton")
     assert dispatch.use_triton("auto", torch.device("cpu")) is False
     assert dispatch.use_triton("torch", torch.device("cuda")) is False
+    assert dispatch.triton_available()  # installed: these tests interpret its kernels
+    assert dispatch.use_triton("auto", torch.device("cuda")) is True
 
 
 def test_auto_on_cpu_runs_the_reference(no_kernel_launch):
