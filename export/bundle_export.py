@@ -5,12 +5,14 @@ for, from ``--bucket`` or the first calibration clip, and the frame counts it se
 export the three fp32 graphs; measure fp32 parity; quantize (``cpu``: dynamic,
 ``tensorrt``: static QDQ calibrated on the calibration clips' prefill and decoding
 inputs); measure INT8 parity; write the manifest with every file's sha256. Work happens
-in ``OUT.tmp`` and is renamed into place only when the gate passes (or ``force``), so a
-failed export leaves nothing.
+in a hidden folder of its own beside OUT and is renamed into place only when the gate
+passes (or ``force``), so a failed export leaves nothing and a replaced bundle is never
+lost half-way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -30,6 +32,31 @@ class CalibrationItem:
     video: Path
     question: str
     options: list[str] | None
+
+
+@contextlib.contextmanager
+def staging_folder(out: Path):
+    """A new folder beside ``out`` to build the bundle in, removed if the export fails;
+    its name is its own, so nothing of the user's is ever taken for it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def replace_folder(staging: Path, out: Path) -> None:
+    """Move ``staging`` to ``out``. A bundle already there is set aside first and removed
+    last, so an interrupt leaves a whole bundle at ``out`` or beside it, never none."""
+    aside = None
+    if out.exists():
+        aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        out.rename(aside / out.name)
+    staging.rename(out)
+    if aside is not None:
+        shutil.rmtree(aside)
 
 
 def calibration_items(calib: str | Path | None, workdir: Path, limit: int, seed: int = 0):
@@ -142,7 +169,7 @@ def calibration_feeds(runtime, prompts, stop_ids: set[int], steps: int) -> dict[
 def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False,
                   target: str = "cpu", calib: str | Path | None = None,
                   bucket: str | None = None, calib_clips: int = CALIBRATION_CLIPS,
-                  parity_tokens: int = 256, force: bool = False,
+                  parity_tokens: int = 1024, force: bool = False,
                   log=print) -> dict:
     """Write a bundle for ``checkpoint`` at ``out``; returns its manifest."""
     from transformers.utils import logging as transformers_logging
@@ -178,80 +205,75 @@ def export_bundle(checkpoint: str | Path, out: str | Path, *, int8: bool = False
                                   tokens_per_second=config["tokens_per_second"]) for i in items]
     bucket_record = bucket_for(spec, size, prompts)
     check_bucket(spec, bucket_record)
-    # Written only now: a calibration set or bucket the export refuses leaves nothing behind.
-    staging = out.with_name(out.name + ".tmp")
-    if staging.exists():
-        shutil.rmtree(staging)
-    fp32_dir = staging / "fp32" if int8 else staging
-    fp32_dir.mkdir(parents=True)
-    manifest = {
-        "created_by": "vtedge export",
-        "source_checkpoint": checkpoint_path.name,
-        "model_config": config,
-        "vision_spec": spec.to_dict(),
-        "prompt_version": PROMPT_VERSION,
-        "token_ids": token_ids,
-        "graphs": {"vision_encoder": "vision_encoder.onnx", "embed_tokens": "embed_tokens.onnx",
-                   "decoder_model_merged": "decoder_model_merged.onnx"},
-        "opset": OPSET,
-        "bucket": bucket_record,
-        "quantization": {"method": "none", "precision": "fp32", "target": target},
-    }
-    frames = spec.nframes or f"up to {bucket_record['max_frames']}"
-    log(f"exporting graphs for {frames} frames of {size[0]}x{size[1]}")
-    export_graphs(model, fp32_dir, tuple(bucket_record["grid_thw"][1:]))
-    shutil.copyfile(checkpoint_path / "tokenizer.json", fp32_dir / "tokenizer.json")
-    write_manifest(fp32_dir, manifest)
-    references = [torch_reference(model, p, token_ids["video_token_id"], stops, parity_tokens)
-                  for p in prompts]
-    log("parity fp32")
-    fp32_runtime = BundleRuntime(fp32_dir, "cpu")
-    parity = {"fp32": compare("fp32", references, [
-        bundle_outputs(fp32_runtime, p, stops, parity_tokens, r)
-        for p, r in zip(prompts, references, strict=True)])}
-    log(parity["fp32"].summary())
-    if int8:
-        log(f"quantizing to INT8 for {target}")
-        names = list(manifest["graphs"].values())
-        if target == "cpu":
-            for name in names:
-                quantize_dynamic_int8(fp32_dir / name, staging / name)
-            manifest["quantization"] = {
-                "method": "dynamic", "precision": "int8", "target": target,
-                "weights": "uint8 asymmetric per tensor (MatMul/Gemm/Gather weights)",
-                "activations": "quantized at run time (onnxruntime dynamic)"}
-        else:
-            feeds = calibration_feeds(fp32_runtime, prompts, stops, steps=8)
-            for graph, name in manifest["graphs"].items():
-                if graph == "embed_tokens":
-                    shutil.copyfile(fp32_dir / name, staging / name)
-                else:
-                    quantize_static_qdq(fp32_dir / name, staging / name, feeds[graph])
-            manifest["quantization"] = {
-                "method": "static-qdq", "precision": "int8", "target": target,
-                "weights": "int8 symmetric per channel", "activations": "int8 symmetric",
-                "calibration": f"min/max over {len(prompts)} clip(s)",
-                "preset": "optimum AutoQuantizationConfig.tensorrt"}
-        del fp32_runtime
-        shutil.copyfile(fp32_dir / "tokenizer.json", staging / "tokenizer.json")
-        shutil.rmtree(fp32_dir)
+    # Written only now, so a calibration set or bucket the export refuses leaves nothing.
+    with staging_folder(out) as staging:
+        fp32_dir = staging / "fp32" if int8 else staging
+        fp32_dir.mkdir(exist_ok=True)
+        manifest = {
+            "created_by": "vtedge export",
+            "source_checkpoint": checkpoint_path.name,
+            "model_config": config,
+            "vision_spec": spec.to_dict(),
+            "prompt_version": PROMPT_VERSION,
+            "token_ids": token_ids,
+            "graphs": {"vision_encoder": "vision_encoder.onnx", "embed_tokens": "embed_tokens.onnx",
+                       "decoder_model_merged": "decoder_model_merged.onnx"},
+            "opset": OPSET,
+            "bucket": bucket_record,
+            "quantization": {"method": "none", "precision": "fp32", "target": target},
+        }
+        frames = spec.nframes or f"up to {bucket_record['max_frames']}"
+        log(f"exporting graphs for {frames} frames of {size[0]}x{size[1]}")
+        export_graphs(model, fp32_dir, tuple(bucket_record["grid_thw"][1:]))
+        shutil.copyfile(checkpoint_path / "tokenizer.json", fp32_dir / "tokenizer.json")
+        write_manifest(fp32_dir, manifest)
+        references = [torch_reference(model, p, token_ids, stops, parity_tokens)
+                      for p in prompts]
+        log("parity fp32")
+        fp32_runtime = BundleRuntime(fp32_dir, "cpu")
+        parity = {"fp32": compare("fp32", references, [
+            bundle_outputs(fp32_runtime, p, stops, parity_tokens, r)
+            for p, r in zip(prompts, references, strict=True)])}
+        log(parity["fp32"].summary())
+        if int8:
+            log(f"quantizing to INT8 for {target}")
+            names = list(manifest["graphs"].values())
+            if target == "cpu":
+                for name in names:
+                    quantize_dynamic_int8(fp32_dir / name, staging / name)
+                manifest["quantization"] = {
+                    "method": "dynamic", "precision": "int8", "target": target,
+                    "weights": "uint8 asymmetric per tensor (MatMul/Gemm/Gather weights)",
+                    "activations": "quantized at run time (onnxruntime dynamic)"}
+            else:
+                feeds = calibration_feeds(fp32_runtime, prompts, stops, steps=8)
+                for graph, name in manifest["graphs"].items():
+                    if graph == "embed_tokens":
+                        shutil.copyfile(fp32_dir / name, staging / name)
+                    else:
+                        quantize_static_qdq(fp32_dir / name, staging / name, feeds[graph])
+                manifest["quantization"] = {
+                    "method": "static-qdq", "precision": "int8", "target": target,
+                    "weights": "int8 symmetric per channel", "activations": "int8 symmetric",
+                    "calibration": f"min/max over {len(prompts)} clip(s)",
+                    "preset": "optimum AutoQuantizationConfig.tensorrt"}
+            del fp32_runtime
+            shutil.copyfile(fp32_dir / "tokenizer.json", staging / "tokenizer.json")
+            shutil.rmtree(fp32_dir)
+            write_manifest(staging, manifest)
+            log("parity int8")
+            int8_runtime = BundleRuntime(staging, "cpu")
+            parity["int8"] = compare("int8", references, [
+                bundle_outputs(int8_runtime, p, stops, parity_tokens, r)
+                for p, r in zip(prompts, references, strict=True)])
+            log(parity["int8"].summary())
+            del int8_runtime
+        manifest["parity"] = {key: result.to_dict() for key, result in parity.items()}
+        failed = [result.summary() for result in parity.values() if not result.passed]
+        manifest["parity"]["forced"] = bool(failed and force)
         write_manifest(staging, manifest)
-        log("parity int8")
-        int8_runtime = BundleRuntime(staging, "cpu")
-        parity["int8"] = compare("int8", references, [
-            bundle_outputs(int8_runtime, p, stops, parity_tokens, r)
-            for p, r in zip(prompts, references, strict=True)])
-        log(parity["int8"].summary())
-        del int8_runtime
-    manifest["parity"] = {key: result.to_dict() for key, result in parity.items()}
-    failed = [result.summary() for result in parity.values() if not result.passed]
-    manifest["parity"]["forced"] = bool(failed and force)
-    write_manifest(staging, manifest)
-    if failed and not force:
-        shutil.rmtree(staging)
-        raise ModelError(f"parity gate failed ({'; '.join(failed)}); re-run with --force to "
-                         "keep the bundle anyway")
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+        if failed and not force:
+            raise ModelError(f"parity gate failed ({'; '.join(failed)}); re-run with --force to "
+                             "keep the bundle anyway")
+        replace_folder(staging, out)
     return verify_bundle(out).manifest

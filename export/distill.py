@@ -53,17 +53,18 @@ def _inputs(prompt, video_token_id: int, extra_ids=()):
                 second_per_grid_ts=torch.tensor([prompt.clip.second_per_grid_t]))
 
 
-def _greedy(model, prompt, video_token_id, stops, max_new_tokens) -> list[int]:
+def _greedy(model, prompt, token_ids, stops, max_new_tokens) -> list[int]:
     import torch
 
-    from vtedge.train.infer import PLAIN_DECODING
+    from vtedge.train.infer import plain_decoding
 
-    inputs = _inputs(prompt, video_token_id)
+    inputs = _inputs(prompt, token_ids["video_token_id"])
     model.model.rope_deltas = None
     with torch.no_grad():
         output = model.generate(**inputs, do_sample=False, max_new_tokens=max_new_tokens,
                                 eos_token_id=sorted(stops), pad_token_id=min(stops),
-                                temperature=None, top_p=None, **PLAIN_DECODING)
+                                temperature=None, top_p=None,
+                                **plain_decoding(token_ids))
     return output[0, inputs["input_ids"].shape[1]:].tolist()
 
 
@@ -77,7 +78,7 @@ def _accuracy(answers: list[str], records) -> float:
 
 def distill(teacher: str | Path, student: str, data: str | Path, steps: int, *,
             out_dir: str | Path, loss: str = "kl", lr: float = 1e-3, seed: int = 0,
-            max_new_tokens: int = 256, log=print) -> Path:
+            max_new_tokens: int = 1024, log=print) -> Path:
     """Train ``student`` (a preset name or checkpoint) on ``teacher``; returns its checkpoint."""
     import torch
 
@@ -109,7 +110,7 @@ def distill(teacher: str | Path, student: str, data: str | Path, steps: int, *,
     prompts = [prepare_prompt(r.video_path, r.problem, list(r.options) or None, spec, tokenizer,
                               ids["video_token_id"], merge_size=vision.spatial_merge_size,
                               tokens_per_second=vision.tokens_per_second) for r in records]
-    traces = [_greedy(teacher_model, p, ids["video_token_id"], stops, max_new_tokens)
+    traces = [_greedy(teacher_model, p, ids, stops, max_new_tokens)
               for p in prompts]
     teacher_accuracy = _accuracy([tokenizer.decode(t) for t in traces], records)
     torch.manual_seed(seed)
@@ -125,14 +126,17 @@ def distill(teacher: str | Path, student: str, data: str | Path, steps: int, *,
             teacher_model.model.rope_deltas = None
             target = teacher_model(**inputs).logits[0, first:-1]
         student_model.model.rope_deltas = None
-        value = distillation_loss(target, student_model(**inputs).logits[0, first:-1], loss)
+        predicted = student_model(**inputs).logits[0, first:-1]
+        # Qwen releases pad the vocabulary past the tokenizer's; the padding holds no token.
+        vocab = min(target.shape[-1], predicted.shape[-1])
+        value = distillation_loss(target[:, :vocab], predicted[:, :vocab], loss)
         value.backward()
         optimizer.step()
         optimizer.zero_grad()
         if step == 0 or (step + 1) % 10 == 0 or step + 1 == steps:
             log(f"distill step {step + 1}/{steps}: {loss} {value.item():.4f}")
     student_model.eval()
-    answers = [tokenizer.decode(_greedy(student_model, p, ids["video_token_id"], stops,
+    answers = [tokenizer.decode(_greedy(student_model, p, ids, stops,
                                         max_new_tokens)) for p in prompts]
     student_accuracy = _accuracy(answers, records)
     log(f"accuracy on {len(records)} record(s): teacher {teacher_accuracy:.3f}, "

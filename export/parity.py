@@ -54,16 +54,16 @@ class ParityResult:
                 f"{self.clips} clip(s): {verdict}")
 
 
-def torch_reference(model, prompt, video_token_id: int, stop_ids: set[int],
+def torch_reference(model, prompt, token_ids: dict[str, int], stop_ids: set[int],
                     max_new_tokens: int) -> Reference:
     import torch
 
-    from vtedge.train.infer import PLAIN_DECODING
+    from vtedge.train.infer import plain_decoding
 
     ids = torch.from_numpy(prompt.input_ids)[None]
     inputs = dict(
         input_ids=ids, attention_mask=torch.ones_like(ids),
-        mm_token_type_ids=(ids == video_token_id).int() * 2,
+        mm_token_type_ids=(ids == token_ids["video_token_id"]).int() * 2,
         pixel_values_videos=torch.from_numpy(prompt.pixel_values),
         video_grid_thw=torch.tensor([list(prompt.clip.grid_thw)]),
         second_per_grid_ts=torch.tensor([prompt.clip.second_per_grid_t]),
@@ -73,7 +73,8 @@ def torch_reference(model, prompt, video_token_id: int, stop_ids: set[int],
         model.model.rope_deltas = None
         output = model.generate(**inputs, do_sample=False, max_new_tokens=max_new_tokens,
                                 eos_token_id=sorted(stop_ids), pad_token_id=min(stop_ids),
-                                temperature=None, top_p=None, **PLAIN_DECODING)
+                                temperature=None, top_p=None,
+                                **plain_decoding(token_ids))
     return Reference(logits, output[0, ids.shape[1]:].tolist())
 
 
@@ -90,8 +91,10 @@ def _prefill_logits(engine, input_ids, features, video_token_id, positions) -> n
 def bundle_outputs(runtime, prompt, stop_ids: set[int], max_new_tokens: int,
                    reference: Reference):
     """Prompt logits, a free-running greedy answer, and the teacher-forced greedy picks
-    along ``reference.greedy``, from a ``BundleRuntime``'s engine."""
+    along ``reference.greedy``, from a ``BundleRuntime``'s engine; neither picks a vision
+    placeholder, as neither ``ask`` nor the torch reference does."""
     from vtedge.mrope import rope_index
+    from vtedge.runtime import vision_placeholder_ids
 
     engine, ids = runtime.engine, runtime.bundle.token_ids
     config = runtime.bundle.manifest["model_config"]
@@ -100,14 +103,17 @@ def bundle_outputs(runtime, prompt, stop_ids: set[int], max_new_tokens: int,
     logits = _prefill_logits(engine, prompt.input_ids, features, video, prompt.position_ids)
     embeds = engine.embed(prompt.input_ids)
     embeds[0, prompt.input_ids == video] = features
+    banned = sorted(vision_placeholder_ids(ids))
     generation = engine.generate(embeds, prompt.position_ids, prompt.rope_deltas,
-                                 max_new_tokens=max_new_tokens, stop_ids=stop_ids)
+                                 max_new_tokens=max_new_tokens, stop_ids=stop_ids,
+                                 suppress_ids=banned)
     answer = np.asarray(reference.greedy, dtype=np.int64)
     full = np.concatenate([prompt.input_ids, answer])
     positions, _ = rope_index(full[None], video, [prompt.clip.grid_thw],
                               [prompt.clip.second_per_grid_t], merge_size=config["merge_size"],
                               tokens_per_second=config["tokens_per_second"])
     forced = _prefill_logits(engine, full, features, video, positions)
+    forced[:, banned] = -np.inf
     start = len(prompt.input_ids) - 1
     picks = forced[start:start + len(answer)].argmax(-1).tolist()
     return logits, generation.tokens, picks

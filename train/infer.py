@@ -19,12 +19,17 @@ from vtedge.runtime import (
     prepare_prompt,
     resolve_spec,
     stop_token_ids,
+    vision_placeholder_ids,
 )
 from vtedge.spec import VisionSpec
 
-# What the bundle's decode loop does, whatever a checkpoint's generation_config.json asks:
-# Qwen2.5-VL's asks for a repetition penalty of 1.05, which no bundle applies.
-PLAIN_DECODING = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "top_k": None}
+
+def plain_decoding(token_ids: dict[str, int]) -> dict:
+    """``generate`` settings for what the bundle's decode loop does, whatever a checkpoint's
+    generation_config.json asks (Qwen2.5-VL's: a repetition penalty of 1.05, which no
+    bundle applies): no penalty, and the vision placeholders never sampled."""
+    return {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "top_k": None,
+            "suppress_tokens": sorted(vision_placeholder_ids(token_ids))}
 
 
 class _TokenStreamer:
@@ -97,7 +102,7 @@ class TorchRuntime:
                 do_sample=sampled,
                 temperature=temperature if sampled else None,
                 top_p=top_p if sampled else None,
-                **PLAIN_DECODING,
+                **plain_decoding(self.token_ids),
                 eos_token_id=sorted(stops),
                 pad_token_id=self.token_ids["pad_token_id"],
                 streamer=streamer,

@@ -34,3 +34,20 @@ def test_distill_into_a_preset_student(tiny_checkpoint, synth_data, tmp_path):
     assert 0 <= meta["teacher_accuracy"] <= 1 and 0 <= meta["student_accuracy"] <= 1
     assert any("teacher" in m and "student" in m for m in messages)
     assert json.loads((out / "vtedge.json").read_text())["vision_spec"]["nframes"] == 8
+
+
+def test_a_teacher_with_a_padded_vocabulary_teaches_a_student_without(tiny_checkpoint,
+                                                                       synth_data, tmp_path):
+    """Qwen releases pad the vocabulary past the tokenizer's; a preset student has only
+    the tokenizer's, and the padding (no token) is left out of the divergence."""
+    from vtedge.export.distill import distill
+    from vtedge.train.checkpoint import load_checkpoint, save_checkpoint
+
+    loaded = load_checkpoint(tiny_checkpoint)
+    loaded.model.resize_token_embeddings(len(loaded.tokenizer) + 64)
+    teacher = save_checkpoint(loaded.model, loaded.tokenizer, loaded.spec, tmp_path / "padded",
+                              {"preset": "vt-tiny"})
+    out = distill(teacher, "vt-tiny", synth_data, 1, out_dir=tmp_path / "student",
+                  max_new_tokens=4, log=lambda message: None)
+    assert load_checkpoint(out).model.get_output_embeddings().weight.shape[0] == \
+        len(loaded.tokenizer)

@@ -169,3 +169,52 @@ def test_an_out_that_is_not_a_bundle_is_refused_before_any_work(tiny_checkpoint,
                                       str(tmp_path / "b"), "--calib", str(empty), "--quiet"])
     assert result.exit_code == 6 and "no records to calibrate on" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jsonl", "run"]  # no b.tmp
+
+
+def test_a_model_that_prefers_a_vision_placeholder_still_exports(tiny_checkpoint, synth_record,
+                                                                 tmp_path):
+    """Neither ask nor the parity gate's torch and bundle answers ever pick <|video_pad|>
+    (re-read as a prompt, one would ask for features that do not exist). The bundle is built
+    in a folder of its own, so a user's OUT.tmp survives, and replacing it leaves no trace."""
+    import shutil
+
+    import torch
+
+    from vtedge.export.bundle_export import export_bundle
+    from vtedge.export.parity import torch_reference
+    from vtedge.runtime import load_tokenizer, prepare_prompt, stop_token_ids
+    from vtedge.train.checkpoint import load_checkpoint, save_checkpoint
+    from vtedge.train.tokenizer import special_token_ids
+
+    loaded = load_checkpoint(tiny_checkpoint)
+    model, ids = loaded.model.eval(), special_token_ids(loaded.tokenizer)
+    prompt = prepare_prompt(synth_record["video"], synth_record["problem"],
+                            synth_record["options"], loaded.spec,
+                            load_tokenizer(tiny_checkpoint), ids["video_token_id"],
+                            merge_size=2, tokens_per_second=2)
+    first = torch_reference(model, prompt, ids, stop_token_ids(ids), 1).greedy[0]
+    with torch.no_grad():  # <|video_pad|> now outscores the first greedy token
+        head = model.get_output_embeddings().weight
+        head[ids["video_token_id"]] = 50 * head[first]
+    tokens = torch.from_numpy(prompt.input_ids)[None]
+    with torch.no_grad():
+        logits = model(input_ids=tokens,
+                       mm_token_type_ids=tokens.eq(ids["video_token_id"]).int() * 2,
+                       pixel_values_videos=torch.from_numpy(prompt.pixel_values),
+                       video_grid_thw=torch.tensor([list(prompt.clip.grid_thw)]),
+                       second_per_grid_ts=torch.tensor([prompt.clip.second_per_grid_t])).logits
+    assert int(logits[0, -1].argmax()) == ids["video_token_id"]
+    greedy = save_checkpoint(model, loaded.tokenizer, loaded.spec, tmp_path / "ckpt",
+                             {"preset": "vt-tiny"})
+    shutil.copyfile(synth_record["video"], tmp_path / "clip.mp4")
+    calib = tmp_path / "calib.jsonl"
+    calib.write_text(json.dumps({k: v for k, v in synth_record.items() if k != "video"}
+                                | {"path": "clip.mp4"}) + "\n")
+    (tmp_path / "out" / "b.tmp").mkdir(parents=True)
+    (tmp_path / "out" / "b.tmp" / "notes.txt").write_text("mine")
+    for _ in range(2):  # the second export replaces the first bundle
+        manifest = export_bundle(greedy, tmp_path / "out" / "b", calib=calib, parity_tokens=8,
+                                 log=lambda message: None)
+        assert manifest["parity"]["fp32"]["passed"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b", "b.tmp"]
+    assert (tmp_path / "out" / "b.tmp" / "notes.txt").read_text() == "mine"

@@ -22,8 +22,9 @@ from vtedge.cli.ranges import POSITIVE
               help="Frame size the vision encoder is exported for, sides multiples of 28 "
                    "(default: the size the spec gives the first calibration clip); "
                    "calibration clips are resized to it, as the runtime resizes every clip.")
-@click.option("--parity-tokens", default=256, show_default=True, type=POSITIVE,
-              help="Longest greedy answer compared by the parity gate.")
+@click.option("--parity-tokens", default=1024, show_default=True, type=POSITIVE,
+              help="Longest greedy answer compared by the parity gate (ask and eval "
+                   "answer up to 1024 tokens).")
 @click.option("--force", is_flag=True, help="Keep the bundle even if the parity gate fails.")
 @click.option("--distill-to", metavar="PRESET|CKPT",
               help="Distill into this student before exporting (needs --data and --steps).")
