@@ -25,13 +25,18 @@ WEIGHT_OPS = ("MatMul", "Gemm", "Conv")
 
 
 def weight_nodes(path: str | Path, ops: Iterable[str] = WEIGHT_OPS) -> list[str]:
-    """Names of ``ops`` nodes whose second input is an initializer (a trained weight)."""
+    """Names of ``ops`` nodes whose weight input is an initializer (a trained weight): a
+    Gather's table is its first input, the others multiply by their second."""
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)
     weights = {init.name for init in model.graph.initializer}
-    return [node.name for node in model.graph.node
-            if node.op_type in ops and len(node.input) > 1 and node.input[1] in weights]
+    chosen = []
+    for node in model.graph.node:
+        index = 0 if node.op_type == "Gather" else 1
+        if node.op_type in ops and len(node.input) > index and node.input[index] in weights:
+            chosen.append(node.name)
+    return chosen
 
 
 @contextlib.contextmanager

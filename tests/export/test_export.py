@@ -49,6 +49,20 @@ def test_int8_weights_are_uint8_so_no_cpu_saturates_their_products(int8_bundle):
         assert integer and all(weights[n.input[1]].dtype == np.uint8 for n in integer)
 
 
+def test_the_embedding_table_is_chosen_by_name_and_stored_in_uint8(fp32_bundle, int8_bundle):
+    """A Gather's table is its first input: the quantizer is told to take it, rather than
+    given an empty node list, which onnxruntime reads as every node."""
+    from onnx import numpy_helper
+
+    from vtedge.export.quantize import weight_nodes
+
+    assert weight_nodes(fp32_bundle / "embed_tokens.onnx", ("Gather",)) == ["/embed_tokens/Gather"]
+    assert weight_nodes(fp32_bundle / "decoder_model_merged.onnx", ("Gather",)) == []
+    graph = onnx.load(str(int8_bundle / "embed_tokens.onnx")).graph
+    tables = [numpy_helper.to_array(i) for i in graph.initializer if len(i.dims) == 2]
+    assert tables and all(t.dtype == np.uint8 for t in tables)
+
+
 def test_graphs_use_the_onnx_community_layout(fp32_bundle):
     decoder = onnx.load(str(fp32_bundle / "decoder_model_merged.onnx"))
     onnx.checker.check_model(decoder)
