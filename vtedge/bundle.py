@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vtedge.errors import BudgetError, BundleError, MissingPathError, ModelError
+from vtedge.reasoning.prompts import PROMPT_VERSION
 from vtedge.spec import VisionSpec
 
 MANIFEST = "manifest.json"
@@ -222,6 +223,10 @@ def verify_bundle(path: str | Path) -> Bundle:
         check_bucket(spec, manifest["bucket"])
     except (BudgetError, TypeError, KeyError) as error:
         raise BundleError(f"{path}: the runtime cannot honour the bundle's spec: {error}") from None
+    if manifest.get("prompt_version", PROMPT_VERSION) != PROMPT_VERSION:
+        raise BundleError(f"{path}: the model was exported for prompts "
+                          f"{manifest['prompt_version']!r}; this runtime writes "
+                          f"{PROMPT_VERSION!r}")
     config = manifest["model_config"]
     for key in ("merge_size", "tokens_per_second"):  # the spec's and the model's must agree
         if config[key] != getattr(spec, key):

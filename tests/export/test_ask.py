@@ -293,7 +293,8 @@ def test_a_graph_onnxruntime_cannot_run_as_named_is_a_bad_bundle(int8_bundle, sy
              "not (batch, 2 heads, length, 16)": lambda m: m["model_config"].update(head_dim=16),
              "model_config's tokens_per_second 25 is not the vision spec's":
              lambda m: m["model_config"].update(tokens_per_second=25),
-             "quantization must be an object": lambda m: m.update(quantization=[])}
+             "quantization must be an object": lambda m: m.update(quantization=[]),
+             "exported for prompts 'other/1'": lambda m: m.update(prompt_version="other/1")}
     for message, edit in edits.items():
         result = rewrite(lambda _, m, edit=edit: edit(m))
         assert result.exit_code == 7 and message in result.stderr, result.stderr
