@@ -186,9 +186,9 @@ def _check_cache_layout(bundle: Bundle, decoder, layers: int, kv_shape: tuple[in
         raise BundleError(f"{bundle.path}: the decoder caches {len(past) // 2} layers, the "
                           f"manifest's model_config says {layers}")
     for name, shape in past.items():
-        dims = (shape[1], shape[3]) if len(shape) == 4 else (None, None)
         if len(shape) != 4 or any(type(d) is int and d != want
-                                  for d, want in zip(dims, kv_shape, strict=True)):
+                                  for d, want in zip((shape[1], shape[3]), kv_shape,
+                                                     strict=True)):
             raise BundleError(f"{bundle.path}: the decoder's {name} has shape {shape}, not "
                               f"(batch, {kv_shape[0]} heads, length, {kv_shape[1]}) as the "
                               "manifest's model_config says")

@@ -174,12 +174,11 @@ class BundleRuntime:
             self.tokenizer = load_tokenizer(self.bundle.file(TOKENIZER))
         except Exception as error:  # tokenizers raises a bare Exception on a bad file
             raise BundleError(f"{self.bundle.path}: unreadable {TOKENIZER} ({error})") from None
-        for name, value in self.bundle.token_ids.items():
-            token = TOKEN_OF_ID.get(name)
-            if token is not None and self.tokenizer.token_to_id(token) != value:
+        for name, token in TOKEN_OF_ID.items():
+            value, found = self.bundle.token_ids.get(name), self.tokenizer.token_to_id(token)
+            if value is not None and found != value:
                 raise BundleError(f"{self.bundle.path}: the manifest's {name} {value} is not "
-                                  f"the tokenizer's {token} "
-                                  f"({self.tokenizer.token_to_id(token)})")
+                                  f"the tokenizer's {token} ({found})")
         self.warn = warn or (lambda message: warnings.warn(message, RuntimeWarning,
                                                            stacklevel=4))
         self.engine = Engine(self.bundle, provider, cache_dir, threads, self.warn)

@@ -31,9 +31,9 @@ def _tagged(text: str) -> list[str]:
 
 def _marked_answer(text: str) -> str | None:
     """The last ``<answer>`` tag's content, else the text after ``Final answer:``."""
-    tagged = _tagged(text)
-    if tagged:
-        return tagged[-1].strip()
+    tagged = tagged_answer(text)
+    if tagged is not None:
+        return tagged
     final = list(_FINAL.finditer(text))
     if final:
         return text[final[-1].end() :].strip()
@@ -76,8 +76,8 @@ def letter_of(answer: str) -> str | None:
 
 def solution_answer(solution: str) -> str:
     """The gold answer inside a record's ``solution`` (``<answer>C</answer>`` → ``C``)."""
-    tagged = _tagged(solution) if isinstance(solution, str) else []
-    return tagged[-1].strip() if tagged else str(solution).strip()
+    tagged = tagged_answer(solution)
+    return tagged if tagged is not None else str(solution).strip()
 
 
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:,\d{3})*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
